@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AgentApiConfig(AppConfig):
+    name = "server.agent_api"
+    label = "agent_api"

@@ -1,0 +1,221 @@
+"""Endpoints the workstation agent talks to: enroll, checkin, config.
+
+Kept apart from the UI and the operator API: CSRF-exempt, authenticated by the node key,
+gzip accepted, every body validated against agent/readyfloor_agent/report.schema.json.
+Every error is JSON naming the field, and no input may produce a 5xx.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+from readyfloor_agent.report import SchemaError, validate
+
+from server.compliance.models import Policy
+from server.fleet import ingest
+from server.fleet.models import Device, EnrollSecret
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, error: str, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.field = status, error, detail, field
+
+    def response(self) -> JsonResponse:
+        body = {"error": self.error, "detail": self.detail}
+        if self.field is not None:
+            body["field"] = self.field
+        return JsonResponse(body, status=self.status)
+
+
+def node_invalid() -> JsonResponse:
+    # The agent reacts to this error by enrolling again.
+    return JsonResponse(
+        {"error": "node_invalid", "detail": "unknown or revoked node key; enroll again"}, status=401
+    )
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class AgentView(View):
+    schema_kind: str = ""
+    authenticated = True
+    http_method_names = ["post"]
+
+    def post(self, request: HttpRequest) -> JsonResponse:
+        try:
+            body = read_json(request)
+            if self.schema_kind:
+                validate_document(self.schema_kind, body)
+            if self.authenticated:
+                device = Device.authenticate(node_key_of(request))
+                if device is None:
+                    return node_invalid()
+                return self.handle(request, body, device)
+            return self.handle(request, body, None)
+        except BadRequest as error:
+            return error.response()
+
+    def handle(self, request: HttpRequest, body: Any, device: Device | None) -> JsonResponse:
+        raise NotImplementedError
+
+
+def node_key_of(request: HttpRequest) -> str:
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    return key.strip() if scheme == "NodeKey" else ""
+
+
+def read_json(request: HttpRequest) -> Any:
+    limit = settings.READYFLOOR_MAX_REPORT_BYTES
+    try:
+        declared = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise BadRequest(413, "too_large", f"body is {declared} bytes; the limit is {limit}")
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+    if content_type and content_type != "application/json":
+        raise BadRequest(415, "unsupported_media_type", "send Content-Type: application/json")
+    raw = request.body
+    if len(raw) > limit:
+        raise BadRequest(413, "too_large", f"body is over the limit of {limit} bytes")
+    encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding == "gzip":
+        raw = gunzip_bounded(raw, limit)
+    elif encoding not in {"identity", ""}:
+        raise BadRequest(415, "unsupported_encoding", f"Content-Encoding {encoding!r}; use gzip or none")
+    try:
+        text = raw.decode("utf-8")
+        document = json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise BadRequest(400, "malformed_json", f"body is not valid JSON: {error}") from error
+    unstorable = find_unstorable(document)
+    if unstorable is not None:
+        raise BadRequest(400, "invalid", "text contains a NUL character or an unpaired surrogate", unstorable)
+    return document
+
+
+def gunzip_bounded(raw: bytes, limit: int) -> bytes:
+    """Decompress at most `limit` bytes, so a small gzip bomb cannot exhaust memory."""
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(raw, limit + 1)
+        if len(data) > limit:
+            raise BadRequest(413, "too_large", f"decompressed body is over the limit of {limit} bytes")
+        if not decompressor.eof:
+            raise BadRequest(400, "bad_gzip", "gzip body is truncated")
+    except (zlib.error, gzip.BadGzipFile, EOFError) as error:
+        raise BadRequest(400, "bad_gzip", f"body is not valid gzip: {error}") from error
+    return data
+
+
+def find_unstorable(value: Any, path: str = "") -> str | None:
+    """The path of the first string PostgreSQL cannot store (NUL, lone surrogate), or None."""
+    stack: list[tuple[Any, str]] = [(value, path)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or not _encodable(item):
+                return where or "(body)"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                child_path = f"{where}.{key}".lstrip(".")
+                if "\x00" in key or not _encodable(key):
+                    return child_path
+                stack.append((child, child_path))
+        elif isinstance(item, list):
+            stack.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+    return None
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def validate_document(kind: str, body: Any) -> None:
+    try:
+        validate(kind, body)
+    except SchemaError as error:
+        raise BadRequest(400, "invalid", error.message, error.field) from error
+    except RecursionError as error:
+        raise BadRequest(400, "invalid", "document is nested too deeply", "(body)") from error
+
+
+class EnrollView(AgentView):
+    schema_kind = "enroll"
+    authenticated = False
+
+    def handle(self, request: HttpRequest, body: Any, device: Device | None) -> JsonResponse:
+        secret = EnrollSecret.find_active(body["enroll_secret"])
+        if secret is None:
+            raise BadRequest(403, "invalid_enroll_secret", "unknown or revoked enroll secret", "enroll_secret")
+        enrolment = ingest.enroll(secret, body)
+        policy = Policy.for_seat(enrolment.device.seat, enrolment.device.site)
+        response = {
+            "node_key": enrolment.node_key,
+            "device_id": enrolment.device.pk,
+            "seat": str(enrolment.device.seat) if enrolment.device.seat else None,
+            "next_checkin_s": policy.checkin_interval_s,
+        }
+        if enrolment.seat_warning:
+            response["warning"] = enrolment.seat_warning
+        return JsonResponse(response, status=201)
+
+
+class CheckinView(AgentView):
+    schema_kind = "checkin"
+
+    def handle(self, request: HttpRequest, body: Any, device: Device | None) -> JsonResponse:
+        assert device is not None
+        try:
+            ingest.parse_collected_at(body["collected_at"])
+        except ValueError as error:
+            raise BadRequest(400, "invalid", f"not a valid date-time: {error}", "collected_at") from error
+        try:
+            outcome = ingest.record_checkin(device, body)
+        except ingest.FactsRequired as error:
+            raise BadRequest(
+                409, "facts_required", "the server does not hold facts with this hash; send full facts", "facts_hash"
+            ) from error
+        policy = Policy.for_seat(device.seat, device.site) if device.seat_id else Policy.for_seat(None, device.site)
+        return JsonResponse(
+            {
+                "status": "accepted",
+                "duplicate": outcome.duplicate,
+                "next_checkin_s": policy.checkin_interval_s,
+                "config_version": policy.config_version(),
+            },
+            status=200 if outcome.duplicate else 202,
+        )
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class ConfigView(View):
+    http_method_names = ["get", "post"]
+
+    def get(self, request: HttpRequest) -> JsonResponse:
+        device = Device.authenticate(node_key_of(request))
+        if device is None:
+            return node_invalid()
+        policy = Policy.for_seat(device.seat, device.site)
+        return JsonResponse(
+            {
+                "config_version": policy.config_version(),
+                "next_checkin_s": policy.checkin_interval_s,
+                "policy": policy.to_catalog().to_dict(),
+                "seat": {"floor": device.seat.floor.name, "label": device.seat.label} if device.seat else None,
+            }
+        )
+
+    post = get

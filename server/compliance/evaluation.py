@@ -1,0 +1,170 @@
+"""Judging seats: the catalog applied to a device's current facts under its seat's policy.
+
+Every function here is safe to run twice: it evaluates the device's *current* state under
+a row lock, upserts results, and writes a SeatEvent only when the readiness really changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from readyfloor_agent import checks
+
+from server.compliance.models import CheckResult, Policy, SeatEvent
+from server.fleet.models import CheckIn, Device, Readiness, Seat
+
+log = logging.getLogger(__name__)
+
+
+def evaluate_device(device_id: int, now: dt.datetime | None = None) -> Readiness | None:
+    """Re-judge one device and its seat. Returns the seat's readiness (None if unseated)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        device = (
+            Device.objects.select_for_update(of=("self",))
+            .select_related("current_facts", "seat__floor__site", "site")
+            .filter(pk=device_id)
+            .first()
+        )
+        if device is None:
+            return None
+        policy = Policy.for_seat(device.seat, device.site)
+        facts = device.current_facts.facts if device.current_facts else None
+        results = checks.evaluate(facts, policy.to_catalog(), last_seen=device.last_seen_at, now=now)
+        _store_results(device, results, now)
+        if device.seat is None:
+            return None
+        readiness = Readiness(checks.readiness_of(results).value)
+        set_seat_readiness(device.seat, readiness, results, device, now)
+        return readiness
+
+
+def _store_results(device: Device, results: list[checks.CheckResult], now: dt.datetime) -> None:
+    existing = {r.check_id: r for r in CheckResult.objects.filter(device=device)}
+    to_create, to_update = [], []
+    for result in results:
+        row = existing.get(result.check_id)
+        if row is None:
+            to_create.append(
+                CheckResult(
+                    device=device,
+                    check_id=result.check_id,
+                    state=result.state.value,
+                    severity=result.severity,
+                    reason=result.reason,
+                    evidence=result.evidence,
+                    since=now,
+                    evaluated_at=now,
+                )
+            )
+            continue
+        if row.state != result.state.value:
+            row.since = now
+        row.state, row.severity, row.reason = result.state.value, result.severity, result.reason
+        row.evidence, row.evaluated_at = result.evidence, now
+        to_update.append(row)
+    CheckResult.objects.bulk_create(to_create)
+    CheckResult.objects.bulk_update(to_update, ["state", "severity", "reason", "evidence", "since", "evaluated_at"])
+
+
+def failing_summary(results: list[checks.CheckResult]) -> list[dict[str, Any]]:
+    """The results that keep a seat from READY, worst first, as stored on the seat."""
+    order = {"fail": 0, "unknown": 1, "warn": 2}
+    rows = [
+        {"check_id": r.check_id, "state": r.state.value, "severity": r.severity, "reason": r.reason}
+        for r in results
+        if r.state.value in order
+    ]
+    rows.sort(key=lambda row: (order[row["state"]], row["severity"] != "critical", row["check_id"]))
+    return rows
+
+
+def set_seat_readiness(
+    seat: Seat,
+    readiness: Readiness,
+    results: list[checks.CheckResult] | None,
+    device: Device | None,
+    now: dt.datetime,
+) -> bool:
+    """Store a seat's readiness; write an event only for a real transition. True if it changed."""
+    failing = failing_summary(results) if results is not None else []
+    seat = Seat.objects.select_for_update().get(pk=seat.pk)
+    changed = seat.readiness != readiness
+    if changed:
+        reason = failing[0]["reason"] if failing else _quiet_reason(readiness)
+        SeatEvent.objects.create(
+            seat=seat,
+            device=device,
+            at=now,
+            from_readiness=seat.readiness,
+            to_readiness=readiness,
+            reason=reason,
+            failing=failing,
+        )
+        seat.readiness, seat.readiness_since = readiness, now
+    seat.failing, seat.evaluated_at = failing, now
+    seat.save(update_fields=["readiness", "readiness_since", "failing", "evaluated_at"])
+    return changed
+
+
+def _quiet_reason(readiness: Readiness) -> str:
+    return {
+        Readiness.READY: "every check passes",
+        Readiness.UNKNOWN: "no workstation reports from this seat",
+    }.get(readiness, readiness.label)
+
+
+def evaluate_checkin(checkin_id: int) -> None:
+    checkin = CheckIn.objects.filter(pk=checkin_id).only("device_id", "evaluated_at").first()
+    if checkin is None:
+        return
+    evaluate_device(checkin.device_id)
+    CheckIn.objects.filter(pk=checkin_id, evaluated_at=None).update(evaluated_at=timezone.now())
+
+
+def silent_devices(now: dt.datetime) -> list[int]:
+    """Seated devices that may have gone past their freshness window but are not yet OFFLINE."""
+    shortest_window = min(
+        [p.freshness_s for p in Policy.objects.all()] + [Policy().freshness_s],
+    )
+    cutoff = now - dt.timedelta(seconds=shortest_window)
+    return list(
+        Device.objects.filter(seat__isnull=False)
+        .filter(Q(last_seen_at__lt=cutoff) | Q(last_seen_at=None))
+        .exclude(seat__readiness=Readiness.OFFLINE)
+        .values_list("pk", flat=True)
+    )
+
+
+def stale_checkins(now: dt.datetime) -> list[int]:
+    cutoff = now - dt.timedelta(seconds=settings.READYFLOOR_REQUEUE_AFTER_S)
+    return list(
+        CheckIn.objects.filter(evaluated_at=None, received_at__lt=cutoff)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:5000]
+    )
+
+
+def unseat_empty_seats(now: dt.datetime) -> int:
+    """Seats left without a device (it moved or was deleted) read UNKNOWN, with an event."""
+    count = 0
+    for seat in Seat.objects.filter(device__isnull=True).exclude(readiness=Readiness.UNKNOWN):
+        with transaction.atomic():
+            count += set_seat_readiness(seat, Readiness.UNKNOWN, None, None, now)
+    return count
+
+
+def reevaluate_policy_scope(policy: Policy) -> list[int]:
+    """Devices whose verdict may change because `policy` changed."""
+    devices = Device.objects.filter(seat__isnull=False)
+    if policy.floor_id:
+        devices = devices.filter(seat__floor_id=policy.floor_id)
+    elif policy.site_id:
+        devices = devices.filter(seat__floor__site_id=policy.site_id)
+    return list(devices.values_list("pk", flat=True))

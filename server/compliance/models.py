@@ -1,0 +1,140 @@
+"""Compliance: the central policy, each device's check results and each seat's transitions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils import timezone
+from readyfloor_agent import checks
+
+from server.fleet.models import Device, Floor, Readiness, Seat, Site
+
+
+
+class Policy(models.Model):
+    """What a seat must satisfy. The most specific policy wins: floor, then site, then the
+    default (no site, no floor). Agents fetch it so their self-check matches the server."""
+
+    name = models.CharField(max_length=100)
+    site = models.OneToOneField(Site, null=True, blank=True, on_delete=models.CASCADE, related_name="policy")
+    floor = models.OneToOneField(Floor, null=True, blank=True, on_delete=models.CASCADE, related_name="policy")
+    cti_origins = models.JSONField(
+        default=list, blank=True, help_text='Origins of the softphone, e.g. ["https://acme.my.salesforce.com"].'
+    )
+    notifications_required = models.BooleanField(default=True)
+    min_chrome_major = models.PositiveIntegerField(null=True, blank=True)
+    approved_headsets = models.JSONField(
+        default=list, blank=True, help_text='USB ids "vvvv:pppp" or name patterns like "*Jabra*".'
+    )
+    freshness_s = models.PositiveIntegerField(
+        default=900, help_text="A seat silent for longer than this is OFFLINE (seconds)."
+    )
+    checkin_interval_s = models.PositiveIntegerField(default=60, help_text="How often agents report (seconds).")
+    disabled_checks = models.JSONField(default=list, blank=True)
+    severities = models.JSONField(default=dict, blank=True, help_text='Overrides, e.g. {"os.mic.in_use": "critical"}.')
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "policies"
+        constraints = [
+            models.CheckConstraint(
+                condition=~(models.Q(site__isnull=False) & models.Q(floor__isnull=False)),
+                name="policy_scope_is_site_or_floor",
+            )
+        ]
+
+    def __str__(self) -> str:
+        scope = self.floor or self.site or "default"
+        return f"{self.name} ({scope})"
+
+    def clean(self) -> None:
+        try:
+            self.to_catalog()
+        except ValueError as error:
+            raise ValidationError(str(error)) from error
+
+    def to_catalog(self) -> checks.Policy:
+        return checks.Policy.from_dict(
+            {
+                "cti_origins": list(self.cti_origins or []),
+                "notifications_required": self.notifications_required,
+                "min_chrome_major": self.min_chrome_major,
+                "approved_headsets": list(self.approved_headsets or []),
+                "freshness_s": self.freshness_s,
+                "disabled_checks": list(self.disabled_checks or []),
+                "severities": dict(self.severities or {}),
+            }
+        )
+
+    def config_version(self) -> str:
+        body = {"policy": self.to_catalog().to_dict(), "interval": self.checkin_interval_s}
+        return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+    @classmethod
+    def for_seat(cls, seat: Seat | None, site: Site | None = None) -> Policy:
+        """The policy that governs a seat (or, for a device with no seat yet, its site)."""
+        floor_id = seat.floor_id if seat else None
+        site_id = seat.floor.site_id if seat else (site.pk if site else None)
+        candidates = {
+            ("floor" if p.floor_id else "site" if p.site_id else "default"): p
+            for p in cls.objects.filter(
+                models.Q(floor_id=floor_id, floor__isnull=False)
+                | models.Q(site_id=site_id, site__isnull=False)
+                | models.Q(site__isnull=True, floor__isnull=True)
+            )
+        }
+        for scope in ("floor", "site", "default"):
+            if scope in candidates:
+                return candidates[scope]
+        return cls(name="built-in default")
+
+
+class CheckState(models.TextChoices):
+    PASS = "pass", "Pass"
+    WARN = "warn", "Warning"
+    FAIL = "fail", "Fail"
+    UNKNOWN = "unknown", "Unknown"
+    NA = "n/a", "Not applicable"
+
+
+class CheckResult(models.Model):
+    """The latest verdict of one check on one device; `since` is when that state began."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="results")
+    check_id = models.CharField(max_length=64)
+    state = models.CharField(max_length=8, choices=CheckState.choices)
+    severity = models.CharField(max_length=16)
+    reason = models.TextField()
+    evidence = models.JSONField(default=dict, blank=True)
+    since = models.DateTimeField(default=timezone.now)
+    evaluated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["device", "check_id"]
+        constraints = [models.UniqueConstraint(fields=["device", "check_id"], name="one_result_per_check")]
+        indexes = [models.Index(fields=["check_id", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.device} {self.check_id}: {self.state}"
+
+
+class SeatEvent(models.Model):
+    """A real change of a seat's readiness. Re-evaluating without a change writes nothing."""
+
+    seat = models.ForeignKey(Seat, on_delete=models.CASCADE, related_name="events")
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL)
+    at = models.DateTimeField(default=timezone.now)
+    from_readiness = models.CharField(max_length=16, choices=Readiness.choices)
+    to_readiness = models.CharField(max_length=16, choices=Readiness.choices)
+    reason = models.TextField(blank=True)
+    failing = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["seat", "-at"]), models.Index(fields=["-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.seat}: {self.from_readiness} → {self.to_readiness}"

@@ -1,0 +1,191 @@
+"""Fleet inventory: where seats are, which workstation sits at each, and what it reported."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.db import models
+from django.utils.timezone import now
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+class Readiness(models.TextChoices):
+    # Values are the catalog's readyfloor_agent.checks.Readiness values.
+    READY = "ready", "Ready"
+    AT_RISK = "at_risk", "At risk"
+    NOT_READY = "not_ready", "Not ready"
+    OFFLINE = "offline", "Offline"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class Site(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    timezone = models.CharField(max_length=64, default="UTC", help_text="IANA name, e.g. Europe/Paris.")
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Floor(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="floors")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["site__name", "name"]
+        constraints = [models.UniqueConstraint(fields=["site", "name"], name="floor_unique_name_per_site")]
+
+    def __str__(self) -> str:
+        return f"{self.site} / {self.name}"
+
+
+class Seat(models.Model):
+    """A desk on the floor. Its readiness is precomputed by the evaluation job so pages and
+    the API read it instead of judging on every request."""
+
+    floor = models.ForeignKey(Floor, on_delete=models.CASCADE, related_name="seats")
+    label = models.CharField(max_length=50)
+    row = models.PositiveIntegerField(default=0, help_text="Row on the floor map, from 0.")
+    column = models.PositiveIntegerField(default=0, help_text="Column on the floor map, from 0.")
+    team = models.CharField(max_length=100, blank=True)
+
+    readiness = models.CharField(max_length=16, choices=Readiness.choices, default=Readiness.UNKNOWN)
+    readiness_since = models.DateTimeField(default=now)
+    # When the readiness above was last computed, and the non-passing results it came from
+    # ([{check_id, state, severity, reason}]), so a list of seats needs no join.
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    failing = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["floor", "row", "column", "label"]
+        constraints = [models.UniqueConstraint(fields=["floor", "label"], name="seat_unique_label_per_floor")]
+        indexes = [models.Index(fields=["readiness"])]
+
+    def __str__(self) -> str:
+        return f"{self.floor.name} {self.label}"
+
+
+class EnrollSecret(models.Model):
+    """A per-site secret that agents present once to enrol. Only its hash is stored; several
+    can be active at once so a secret can be rotated without a gap."""
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="enroll_secrets")
+    name = models.CharField(max_length=100, help_text="What it is for, e.g. 'rollout 2026-11'.")
+    secret_hash = models.CharField(max_length=64, unique=True, editable=False)
+    hint = models.CharField(max_length=8, editable=False, help_text="First characters, to recognise it.")
+    created_at = models.DateTimeField(default=now)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["site", "-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.site}: {self.name} ({self.hint}…)"
+
+    @classmethod
+    def issue(cls, site: Site, name: str) -> tuple[EnrollSecret, str]:
+        """Create a secret and return it with its plain text, which is never stored."""
+        plain = secrets.token_urlsafe(24)
+        secret = cls.objects.create(site=site, name=name, secret_hash=sha256_hex(plain), hint=plain[:6])
+        return secret, plain
+
+    @classmethod
+    def find_active(cls, plain: str) -> EnrollSecret | None:
+        return cls.objects.select_related("site").filter(secret_hash=sha256_hex(plain), revoked_at=None).first()
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+    def revoke(self) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = now()
+            self.save(update_fields=["revoked_at"])
+
+
+class FactSnapshot(models.Model):
+    """Immutable facts, addressed by the sha256 of their canonical JSON. Most check-ins repeat
+    the previous facts, so they point at an existing snapshot instead of storing a copy."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    facts = models.JSONField()
+    created_at = models.DateTimeField(default=now)
+
+    def __str__(self) -> str:
+        return self.sha256[:12]
+
+
+class Device(models.Model):
+    """A workstation running the agent. It sits at one seat at a time and can move."""
+
+    site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="devices")
+    host_identifier = models.CharField(max_length=200, unique=True)
+    hostname = models.CharField(max_length=255)
+    os = models.CharField(max_length=16)
+    os_version = models.CharField(max_length=100, blank=True)
+    agent_version = models.CharField(max_length=50, blank=True)
+    node_key_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
+    seat = models.OneToOneField(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="device")
+
+    enrolled_at = models.DateTimeField(default=now)
+    last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Server time of the last check-in.")
+    # The newest facts by the agent's collection time; an older report never moves these back.
+    current_facts = models.ForeignKey(FactSnapshot, null=True, blank=True, on_delete=models.PROTECT)
+    facts_hash = models.CharField(max_length=64, blank=True)
+    facts_collected_at = models.DateTimeField(null=True, blank=True)
+    dropped_reports = models.PositiveIntegerField(
+        default=0, help_text="Reports the agent's spool had to drop while the server was away."
+    )
+
+    class Meta:
+        ordering = ["hostname"]
+
+    def __str__(self) -> str:
+        return self.hostname
+
+    @staticmethod
+    def new_node_key() -> tuple[str, str]:
+        plain = secrets.token_urlsafe(32)
+        return plain, sha256_hex(plain)
+
+    @classmethod
+    def authenticate(cls, node_key: str) -> Device | None:
+        if not node_key:
+            return None
+        return cls.objects.select_related("seat").filter(node_key_hash=sha256_hex(node_key)).first()
+
+    def revoke_node_key(self) -> None:
+        self.node_key_hash = None
+        self.save(update_fields=["node_key_hash"])
+
+
+class CheckIn(models.Model):
+    """One accepted report. `report_id` makes replays from the agent's spool no-ops."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="checkins")
+    report_id = models.UUIDField(unique=True)
+    collected_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=now)
+    facts_hash = models.CharField(max_length=64)
+    agent_version = models.CharField(max_length=50, blank=True)
+    # Null until the evaluation job has run for it; the sweep re-queues old nulls (Redis
+    # may have been down when the check-in arrived).
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["device", "-collected_at"]),
+            models.Index(fields=["received_at"], name="checkin_unevaluated", condition=models.Q(evaluated_at=None)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device} @ {self.collected_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,18 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from server.health import healthz
+
+admin.site.site_header = "ReadyFloor administration"
+admin.site.site_title = "ReadyFloor"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("healthz", healthz, name="healthz"),
+    path("api/agent/v1/", include("server.agent_api.urls")),
+    path("api/", include("server.api.urls")),
+    path("", include("dashboards.urls")),
+]
