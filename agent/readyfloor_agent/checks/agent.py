@@ -1,0 +1,93 @@
+"""Is the seat's agent still reporting? Judged by the server from when it last heard from the
+seat; the agent asking about itself has nothing to judge."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from .model import Check, Fix, Policy, State, Verdict
+from .seat import Seat
+
+
+def _as_utc(moment: dt.datetime) -> dt.datetime:
+    # Naive datetimes are taken as UTC: the server stores UTC and the agent reports it.
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
+def human_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 120:
+        return f"{minutes} min"
+    hours = minutes // 60
+    if hours < 48:
+        rest = minutes % 60
+        return f"{hours} h {rest} min" if rest else f"{hours} h"
+    return f"{hours // 24} days"
+
+
+def judge_fresh(seat: Seat, policy: Policy) -> Verdict:
+    if seat.last_seen is None:
+        return Verdict(State.NA, "checked on the seat itself")
+    now = _as_utc(seat.now or dt.datetime.now(dt.timezone.utc))
+    last_seen = _as_utc(seat.last_seen)
+    age = (now - last_seen).total_seconds()
+    window = human_duration(policy.freshness_s)
+    evidence = {
+        "last_seen": last_seen.isoformat().replace("+00:00", "Z"),
+        "age_s": int(age),
+        "freshness_s": policy.freshness_s,
+    }
+    if age > policy.freshness_s:
+        return Verdict(State.FAIL, f"last report {human_duration(age)} ago (window {window})", evidence)
+    if age < 0:
+        return Verdict(State.PASS, f"last report just now (window {window})", evidence)
+    return Verdict(State.PASS, f"last report {human_duration(age)} ago (window {window})", evidence)
+
+
+FRESH_FIXES = {
+    "windows": Fix(
+        (
+            "Make sure the computer is switched on, awake and connected to the network.",
+            "Restart the computer if it has been on for days; the ReadyFloor agent starts with it.",
+            "If this keeps happening, tell IT the seat's name.",
+        ),
+        "Check the ReadyFloor agent service (sc query readyfloor-agent), its spool and the network path to "
+        "the server; power plans that sleep the seat also stop reports.",
+    ),
+    "macos": Fix(
+        (
+            "Make sure the Mac is switched on, awake and connected to the network.",
+            "Restart the Mac if it has been on for days; the ReadyFloor agent starts with it.",
+            "If this keeps happening, tell IT the seat's name.",
+        ),
+        "Check the agent's launchd job (launchctl print system/dev.readyfloor.agent) and the network path to "
+        "the server; Energy Saver sleep also stops reports.",
+    ),
+    "linux": Fix(
+        (
+            "Make sure the computer is switched on, awake and connected to the network.",
+            "Restart the computer if it has been on for days; the ReadyFloor agent starts with it.",
+            "If this keeps happening, tell IT the seat's name.",
+        ),
+        "Check the agent's systemd unit (systemctl status readyfloor-agent, "
+        "journalctl -u readyfloor-agent) and "
+        "the network path to the server.",
+    ),
+}
+
+CHECKS = (
+    Check(
+        id="agent.fresh",
+        title="Seat is reporting",
+        area="agent",
+        platforms=("windows", "macos", "linux"),
+        severity="critical",
+        reads=(),
+        description="The seat's agent reported within the policy's freshness window (judged by the server).",
+        judge=judge_fresh,
+        fixes=FRESH_FIXES,
+    ),
+)

@@ -1,0 +1,277 @@
+"""What a check is, what it answers, and the policy it is judged against.
+
+Plain data with JSON round trips: the server stores results and serves policy to agents, the
+agent rebuilds both, and nothing here knows about Django or the network.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .urlpattern import Origin
+
+OS_NAMES = ("windows", "macos", "linux")
+OS_LABELS = {"windows": "Windows", "macos": "macOS", "linux": "Linux"}
+SEVERITIES = ("critical", "warning")
+
+
+class State(str, enum.Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+    NA = "n/a"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Readiness(str, enum.Enum):
+    READY = "ready"
+    AT_RISK = "at_risk"
+    NOT_READY = "not_ready"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def rank(self) -> int:
+        """Worse is higher, for "worst seat on the floor" roll-ups."""
+        return _READINESS_RANK[self]
+
+
+_READINESS_RANK = {
+    Readiness.READY: 0,
+    Readiness.AT_RISK: 1,
+    Readiness.UNKNOWN: 2,
+    Readiness.NOT_READY: 3,
+    Readiness.OFFLINE: 4,
+}
+
+
+@dataclass(frozen=True)
+class Fix:
+    """How to put it right: ``steps`` for the person at the seat, ``it_note`` for whoever can
+    fix every seat at once."""
+
+    steps: tuple[str, ...]
+    it_note: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"steps": list(self.steps), "it_note": self.it_note}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What a check's judge returns; ``evaluate`` adds the check id and severity."""
+
+    state: State
+    reason: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
+class Check:
+    """One question asked of every seat. Declared as data: ``reads`` names the fact paths it
+    looks at (``chrome.profiles[].mic_exceptions``) so the server can show why a check is
+    unknown and tests can hold the catalog to the schema."""
+
+    id: str
+    title: str
+    area: str
+    platforms: tuple[str, ...]
+    severity: str
+    reads: tuple[str, ...]
+    description: str
+    judge: Callable[..., Verdict] = field(repr=False)
+    fixes: Mapping[str, Fix] = field(repr=False, default_factory=dict)
+    # Returns a reason when the policy makes the check pointless (no CTI origins, ...).
+    not_applicable: Callable[[Policy], str | None] | None = field(repr=False, default=None)
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The fact groups (each with its own status) this check depends on, in reading order."""
+        seen: list[str] = []
+        for path in self.reads:
+            group = "chrome.policy" if path.startswith("chrome.policy.") else path.split(".", 1)[0]
+            if group not in seen:
+                seen.append(group)
+        return tuple(seen)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "area": self.area,
+            "platforms": list(self.platforms),
+            "severity": self.severity,
+            "reads": list(self.reads),
+            "description": self.description,
+        }
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check_id: str
+    state: State
+    reason: str
+    severity: str
+    evidence: dict[str, Any] = field(default_factory=dict, compare=True)
+
+    def __hash__(self) -> int:
+        return hash((self.check_id, self.state, self.reason, self.severity))
+
+    @property
+    def no_report(self) -> bool:
+        """The seat has never sent facts, so nothing could be judged."""
+        return bool(self.evidence.get("no_report"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check_id": self.check_id,
+            "state": self.state.value,
+            "reason": self.reason,
+            "severity": self.severity,
+            "evidence": self.evidence,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        if not isinstance(data, Mapping):
+            raise ValueError("check result: expected an object")
+        for key in ("check_id", "reason", "severity"):
+            if not isinstance(data.get(key), str):
+                raise ValueError(f"{key}: expected a string")
+        try:
+            state = State(data.get("state"))
+        except ValueError:
+            raise ValueError(f"state: {data.get('state')!r} is not a check state") from None
+        evidence = data.get("evidence", {})
+        if not isinstance(evidence, Mapping):
+            raise ValueError("evidence: expected an object")
+        return cls(data["check_id"], state, data["reason"], data["severity"], dict(evidence))
+
+
+class SeverityMap(Mapping[str, str]):
+    """Read-only check id -> severity mapping that can live in a frozen, hashable Policy."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, str] | Iterator[tuple[str, str]] | None = None) -> None:
+        self._items: dict[str, str] = dict(items or {})
+
+    def __getitem__(self, key: str) -> str:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._items.items())))
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """What a floor expects of its seats. Set centrally; served to agents as ``to_dict()``."""
+
+    cti_origins: tuple[str, ...] = ()
+    notifications_required: bool = True
+    min_chrome_major: int | None = None
+    approved_headsets: tuple[str, ...] = ()
+    freshness_s: int = 900
+    disabled_checks: tuple[str, ...] = ()
+    severities: Mapping[str, str] = field(default_factory=SeverityMap)
+
+    def __post_init__(self) -> None:
+        # Accept lists and plain dicts from callers, store immutable forms, reject nonsense early
+        # so a bad policy is refused when it is saved, not when a seat is judged.
+        for name in ("cti_origins", "approved_headsets", "disabled_checks"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not isinstance(value, (list, tuple)):
+                raise ValueError(f"{name}: expected a list of strings")
+            if not all(isinstance(item, str) for item in value):
+                raise ValueError(f"{name}: expected a list of strings")
+            object.__setattr__(self, name, tuple(value))
+        for origin in self.cti_origins:
+            if Origin.parse(origin) is None:
+                raise ValueError(
+                    f"cti_origins: {origin!r} is not a web origin like https://acme.my.salesforce.com"
+                )
+        for pattern in self.approved_headsets:
+            if not pattern.strip():
+                raise ValueError("approved_headsets: empty entry")
+        if not isinstance(self.notifications_required, bool):
+            raise ValueError("notifications_required: expected true or false")
+        if self.min_chrome_major is not None and (
+            isinstance(self.min_chrome_major, bool)
+            or not isinstance(self.min_chrome_major, int)
+            or self.min_chrome_major < 1
+        ):
+            raise ValueError("min_chrome_major: expected a positive whole number or null")
+        if (
+            isinstance(self.freshness_s, bool)
+            or not isinstance(self.freshness_s, int)
+            or self.freshness_s < 1
+        ):
+            raise ValueError("freshness_s: expected a positive number of seconds")
+        severities = self.severities
+        if not isinstance(severities, Mapping):
+            raise ValueError("severities: expected an object of check id to 'critical' or 'warning'")
+        for key, value in severities.items():
+            if not isinstance(key, str) or value not in SEVERITIES:
+                raise ValueError(f"severities: {key!r} must map to 'critical' or 'warning'")
+        if not isinstance(severities, SeverityMap):
+            object.__setattr__(self, "severities", SeverityMap(severities))
+
+    def severity_of(self, check: Check) -> str:
+        return self.severities.get(check.id, check.severity)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "cti_origins": list(self.cti_origins),
+            "notifications_required": self.notifications_required,
+            "min_chrome_major": self.min_chrome_major,
+            "approved_headsets": list(self.approved_headsets),
+            "freshness_s": self.freshness_s,
+            "disabled_checks": list(self.disabled_checks),
+            "severities": dict(sorted(self.severities.items())),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Policy:
+        """Missing keys take their defaults and unknown keys are ignored (a newer server may
+        send more than an older agent knows); a key of the wrong type is a ValueError naming it."""
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise ValueError("policy: expected an object")
+        kwargs: dict[str, Any] = {}
+        for name in ("cti_origins", "approved_headsets", "disabled_checks"):
+            if name in data:
+                value = data[name]
+                if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                    raise ValueError(f"{name}: expected a list of strings")
+                kwargs[name] = tuple(value)
+        if "notifications_required" in data:
+            kwargs["notifications_required"] = data["notifications_required"]
+        if "min_chrome_major" in data:
+            kwargs["min_chrome_major"] = data["min_chrome_major"]
+        if "freshness_s" in data:
+            kwargs["freshness_s"] = data["freshness_s"]
+        if "severities" in data:
+            value = data["severities"]
+            if not isinstance(value, Mapping):
+                raise ValueError("severities: expected an object of check id to 'critical' or 'warning'")
+            kwargs["severities"] = SeverityMap(value)
+        return cls(**kwargs)
