@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .chrome import chrome_missing
-from .model import Check, Fix, Policy, State, Verdict
+from .model import OS_LABELS, Check, Fix, Policy, State, Verdict
 from .seat import Seat, as_str, profile_label
 
 # USB vendors that make (almost) only headsets: GN/Jabra, Plantronics/Poly, Sennheiser/EPOS, Yealink.
@@ -366,7 +366,8 @@ def judge_in_use(seat: Seat, policy: Policy) -> Verdict:
     if holders is None:
         if seat.os == "windows":
             return Verdict(State.UNKNOWN, "Could not tell which applications are using the microphone")
-        return Verdict(State.NA, "This OS does not say which app holds the microphone")
+        system = OS_LABELS.get(seat.os or "", "This system")
+        return Verdict(State.NA, f"{system} does not say which app holds the microphone")
     others = [h for h in holders if not is_chrome(h["app"])]
     evidence = {"holders": [{"app": h["app"], "since": h.get("since")} for h in holders]}
     if others:
