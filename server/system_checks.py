@@ -14,7 +14,7 @@ def readyfloor_production_settings(app_configs, **kwargs) -> list[Warning]:
         warnings.append(
             Warning(
                 "SECRET_KEY is the built-in local value.",
-                hint="Set SECRET_KEY to a long random string (python -c 'import secrets; print(secrets.token_urlsafe(50))').",
+                hint="Set SECRET_KEY to a long random string, e.g. from secrets.token_urlsafe(50).",
                 id="readyfloor.W001",
             )
         )

@@ -1,3 +1,5 @@
+import os
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -16,3 +18,8 @@ urlpatterns = [
     path("api/", include("server.api.urls")),
     path("", include("dashboards.urls")),
 ]
+
+if os.getenv("READYFLOOR_BENCH_HELLO") == "1":
+    from server.bench_views import hello
+
+    urlpatterns.insert(0, path("bench/hello", hello, name="bench-hello"))

@@ -16,4 +16,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return
         token, plain = ApiToken.issue(obj.user, obj.name)
         obj.pk, obj.hint = token.pk, token.hint
-        self.message_user(request, f"New API token (copy it now, it is not shown again): {plain}", messages.WARNING)
+        self.message_user(
+            request, f"New API token (copy it now, it is not shown again): {plain}", messages.WARNING
+        )

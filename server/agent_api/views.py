@@ -159,7 +159,9 @@ class EnrollView(AgentView):
     def handle(self, request: HttpRequest, body: Any, device: Device | None) -> JsonResponse:
         secret = EnrollSecret.find_active(body["enroll_secret"])
         if secret is None:
-            raise BadRequest(403, "invalid_enroll_secret", "unknown or revoked enroll secret", "enroll_secret")
+            raise BadRequest(
+                403, "invalid_enroll_secret", "unknown or revoked enroll secret", "enroll_secret"
+            )
         enrolment = ingest.enroll(secret, body)
         policy = Policy.for_seat(enrolment.device.seat, enrolment.device.site)
         response = {
@@ -186,9 +188,16 @@ class CheckinView(AgentView):
             outcome = ingest.record_checkin(device, body)
         except ingest.FactsRequired as error:
             raise BadRequest(
-                409, "facts_required", "the server does not hold facts with this hash; send full facts", "facts_hash"
+                409,
+                "facts_required",
+                "the server does not hold facts with this hash; send full facts",
+                "facts_hash",
             ) from error
-        policy = Policy.for_seat(device.seat, device.site) if device.seat_id else Policy.for_seat(None, device.site)
+        policy = (
+            Policy.for_seat(device.seat, device.site)
+            if device.seat_id
+            else Policy.for_seat(None, device.site)
+        )
         return JsonResponse(
             {
                 "status": "accepted",
@@ -214,7 +223,9 @@ class ConfigView(View):
                 "config_version": policy.config_version(),
                 "next_checkin_s": policy.checkin_interval_s,
                 "policy": policy.to_catalog().to_dict(),
-                "seat": {"floor": device.seat.floor.name, "label": device.seat.label} if device.seat else None,
+                "seat": {"floor": device.seat.floor.name, "label": device.seat.label}
+                if device.seat
+                else None,
             }
         )
 

@@ -32,7 +32,10 @@ def _components() -> dict[str, Any]:
         "properties": {
             "error": {"type": "string", "description": "Machine-readable code, e.g. invalid, node_invalid."},
             "detail": {"type": "string"},
-            "field": {"type": "string", "description": "The JSON path of the offending field, when there is one."},
+            "field": {
+                "type": "string",
+                "description": "The JSON path of the offending field, when there is one.",
+            },
         },
     }
     schemas["CheckinAccepted"] = {
@@ -111,7 +114,11 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "name": "Authorization",
                     "description": "'NodeKey <node key from enroll>'",
                 },
-                "apiToken": {"type": "http", "scheme": "bearer", "description": "An API token made in the admin."},
+                "apiToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token made in the admin.",
+                },
                 "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
             },
         },
@@ -139,11 +146,19 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "responses": {
                         "200": {
                             "description": "A replay of a stored report.",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckinAccepted"}}},
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/CheckinAccepted"}
+                                }
+                            },
                         },
                         "202": {
                             "description": "Stored durably; evaluation follows.",
-                            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckinAccepted"}}},
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/CheckinAccepted"}
+                                }
+                            },
                         },
                         "400": _error("Malformed or invalid body; `field` names the problem."),
                         "401": _error("node_invalid: enrol again."),
@@ -158,7 +173,10 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "operationId": "config",
                     "summary": "The seat's policy and check-in interval, for the agent's self-check.",
                     "security": node_key,
-                    "responses": {"200": {"description": "Policy."}, "401": _error("node_invalid: enrol again.")},
+                    "responses": {
+                        "200": {"description": "Policy."},
+                        "401": _error("node_invalid: enrol again."),
+                    },
                 }
             },
             "/api/v1/seats": {
@@ -175,10 +193,18 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                             "description": "Comma-separated: ready, at_risk, not_ready, offline, unknown.",
                             "schema": {"type": "string"},
                         },
-                        {"name": "check", "in": "query", "description": "Only seats failing this check id.",
-                         "schema": {"type": "string"}},
+                        {
+                            "name": "check",
+                            "in": "query",
+                            "description": "Only seats failing this check id.",
+                            "schema": {"type": "string"},
+                        },
                         {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-                        {"name": "page_size", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                        {
+                            "name": "page_size",
+                            "in": "query",
+                            "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                        },
                         {"name": "format", "in": "query", "schema": {"enum": ["json", "csv"]}},
                     ],
                     "responses": {
@@ -194,7 +220,10 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                                             "pages": {"type": "integer"},
                                             "next": {"type": ["string", "null"]},
                                             "previous": {"type": ["string", "null"]},
-                                            "results": {"type": "array", "items": {"$ref": "#/components/schemas/Seat"}},
+                                            "results": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/Seat"},
+                                            },
                                         },
                                     }
                                 },
@@ -213,7 +242,9 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                     "operationId": "getSeat",
                     "summary": "One seat with every check result.",
                     "security": operator,
-                    "parameters": [{"name": "seat_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                    "parameters": [
+                        {"name": "seat_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+                    ],
                     "responses": {"200": {"description": "The seat."}, "404": _error("No such seat.")},
                 }
             },

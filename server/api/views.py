@@ -31,11 +31,14 @@ def api_auth(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         if scheme in {"Bearer", "Token"} and token:
             user = ApiToken.authenticate(token.strip())
             if user is None:
-                return JsonResponse({"error": "unauthorized", "detail": "unknown or revoked API token"}, status=401)
+                return JsonResponse(
+                    {"error": "unauthorized", "detail": "unknown or revoked API token"}, status=401
+                )
             request.user = user
         elif not request.user.is_authenticated:
             return JsonResponse(
-                {"error": "unauthorized", "detail": "send 'Authorization: Bearer <token>' or log in"}, status=401
+                {"error": "unauthorized", "detail": "send 'Authorization: Bearer <token>' or log in"},
+                status=401,
             )
         if not request.user.is_staff:
             return JsonResponse({"error": "forbidden", "detail": "staff access required"}, status=403)
@@ -51,7 +54,9 @@ class QueryError(Exception):
 
 
 def filtered_seats(params: Any) -> QuerySet[Seat]:
-    seats = Seat.objects.select_related("floor__site", "device").order_by("floor__site__name", "floor__name", "row", "column")
+    seats = Seat.objects.select_related("floor__site", "device").order_by(
+        "floor__site__name", "floor__name", "row", "column"
+    )
     if params.get("site"):
         seats = seats.filter(floor__site__name=params["site"])
     if params.get("floor"):
@@ -60,7 +65,9 @@ def filtered_seats(params: Any) -> QuerySet[Seat]:
         wanted = [value.strip() for value in params["status"].split(",") if value.strip()]
         unknown = [value for value in wanted if value not in Readiness.values]
         if unknown:
-            raise QueryError("status", f"unknown status {unknown[0]!r}; use one of {', '.join(Readiness.values)}")
+            raise QueryError(
+                "status", f"unknown status {unknown[0]!r}; use one of {', '.join(Readiness.values)}"
+            )
         seats = seats.filter(readiness__in=wanted)
     if params.get("check"):
         seats = seats.filter(failing__contains=[{"check_id": params["check"]}])
@@ -109,7 +116,8 @@ def seats(request: HttpRequest) -> HttpResponse:
         page = paginator.page(page_number)
     except EmptyPage:
         return JsonResponse(
-            {"error": "invalid", "field": "page", "detail": f"there are {paginator.num_pages} pages"}, status=404
+            {"error": "invalid", "field": "page", "detail": f"there are {paginator.num_pages} pages"},
+            status=404,
         )
 
     def link(number: int) -> str:
@@ -137,17 +145,21 @@ def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
         return JsonResponse({"error": "not_found", "detail": f"no seat {seat_id}"}, status=404)
     body = seat_json(seat)
     device = getattr(seat, "device", None)
-    body["checks"] = [
-        {
-            "check_id": r.check_id,
-            "state": r.state,
-            "severity": r.severity,
-            "reason": r.reason,
-            "since": r.since.isoformat(),
-            "evidence": r.evidence,
-        }
-        for r in CheckResult.objects.filter(device=device)
-    ] if device else []
+    body["checks"] = (
+        [
+            {
+                "check_id": r.check_id,
+                "state": r.state,
+                "severity": r.severity,
+                "reason": r.reason,
+                "since": r.since.isoformat(),
+                "evidence": r.evidence,
+            }
+            for r in CheckResult.objects.filter(device=device)
+        ]
+        if device
+        else []
+    )
     return JsonResponse(body)
 
 
@@ -166,7 +178,17 @@ class _Echo:
 
 def seats_csv(queryset: QuerySet[Seat]) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
-    header = ["site", "floor", "seat", "team", "status", "status_since", "hostname", "last_seen_at", "failing_checks"]
+    header = [
+        "site",
+        "floor",
+        "seat",
+        "team",
+        "status",
+        "status_since",
+        "hostname",
+        "last_seen_at",
+        "failing_checks",
+    ]
 
     def rows():
         yield writer.writerow(header)

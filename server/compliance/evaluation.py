@@ -70,7 +70,9 @@ def _store_results(device: Device, results: list[checks.CheckResult], now: dt.da
         row.evidence, row.evaluated_at = result.evidence, now
         to_update.append(row)
     CheckResult.objects.bulk_create(to_create)
-    CheckResult.objects.bulk_update(to_update, ["state", "severity", "reason", "evidence", "since", "evaluated_at"])
+    CheckResult.objects.bulk_update(
+        to_update, ["state", "severity", "reason", "evidence", "since", "evaluated_at"]
+    )
 
 
 def failing_summary(results: list[checks.CheckResult]) -> list[dict[str, Any]]:

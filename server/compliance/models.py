@@ -13,16 +13,19 @@ from readyfloor_agent import checks
 from server.fleet.models import Device, Floor, Readiness, Seat, Site
 
 
-
 class Policy(models.Model):
     """What a seat must satisfy. The most specific policy wins: floor, then site, then the
     default (no site, no floor). Agents fetch it so their self-check matches the server."""
 
     name = models.CharField(max_length=100)
     site = models.OneToOneField(Site, null=True, blank=True, on_delete=models.CASCADE, related_name="policy")
-    floor = models.OneToOneField(Floor, null=True, blank=True, on_delete=models.CASCADE, related_name="policy")
+    floor = models.OneToOneField(
+        Floor, null=True, blank=True, on_delete=models.CASCADE, related_name="policy"
+    )
     cti_origins = models.JSONField(
-        default=list, blank=True, help_text='Origins of the softphone, e.g. ["https://acme.my.salesforce.com"].'
+        default=list,
+        blank=True,
+        help_text='Origins of the softphone, e.g. ["https://acme.my.salesforce.com"].',
     )
     notifications_required = models.BooleanField(default=True)
     min_chrome_major = models.PositiveIntegerField(null=True, blank=True)
@@ -32,9 +35,13 @@ class Policy(models.Model):
     freshness_s = models.PositiveIntegerField(
         default=900, help_text="A seat silent for longer than this is OFFLINE (seconds)."
     )
-    checkin_interval_s = models.PositiveIntegerField(default=60, help_text="How often agents report (seconds).")
+    checkin_interval_s = models.PositiveIntegerField(
+        default=60, help_text="How often agents report (seconds)."
+    )
     disabled_checks = models.JSONField(default=list, blank=True)
-    severities = models.JSONField(default=dict, blank=True, help_text='Overrides, e.g. {"os.mic.in_use": "critical"}.')
+    severities = models.JSONField(
+        default=dict, blank=True, help_text='Overrides, e.g. {"os.mic.in_use": "critical"}.'
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

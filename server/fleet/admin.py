@@ -38,7 +38,12 @@ class DeviceAdmin(admin.ModelAdmin):
     list_filter = ["os", "site", "agent_version"]
     search_fields = ["hostname", "host_identifier", "seat__label"]
     readonly_fields = [
-        "host_identifier", "enrolled_at", "last_seen_at", "current_facts", "facts_hash", "facts_collected_at",
+        "host_identifier",
+        "enrolled_at",
+        "last_seen_at",
+        "current_facts",
+        "facts_hash",
+        "facts_collected_at",
         "dropped_reports",
     ]
     raw_id_fields = ["seat"]
@@ -66,7 +71,9 @@ class EnrollSecretAdmin(admin.ModelAdmin):
         secret, plain = EnrollSecret.issue(obj.site, obj.name)
         obj.pk, obj.hint = secret.pk, secret.hint
         # Shown once: only the hash is kept.
-        self.message_user(request, f"New enroll secret (copy it now, it is not shown again): {plain}", messages.WARNING)
+        self.message_user(
+            request, f"New enroll secret (copy it now, it is not shown again): {plain}", messages.WARNING
+        )
 
     @admin.action(description="Revoke selected secrets")
     def revoke(self, request: HttpRequest, queryset) -> None:

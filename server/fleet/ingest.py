@@ -87,7 +87,9 @@ class CheckinOutcome:
     needs_evaluation: bool
 
 
-def record_checkin(device: Device, body: dict[str, Any], received_at: dt.datetime | None = None) -> CheckinOutcome:
+def record_checkin(
+    device: Device, body: dict[str, Any], received_at: dt.datetime | None = None
+) -> CheckinOutcome:
     received_at = received_at or timezone.now()
     # An agent with a clock in the future must not pin its facts forever: later reports
     # would all look older. Its collection time is capped at our receive time.
@@ -125,7 +127,10 @@ def record_checkin(device: Device, body: dict[str, Any], received_at: dt.datetim
         if checkin_id is None:
             return CheckinOutcome(checkin_id=None, duplicate=True, needs_evaluation=False)
 
-        updates: dict[str, Any] = {"last_seen_at": received_at, "agent_version": body.get("agent_version", "")}
+        updates: dict[str, Any] = {
+            "last_seen_at": received_at,
+            "agent_version": body.get("agent_version", ""),
+        }
         if is_newer:
             updates.update(facts_collected_at=collected_at, facts_hash=digest, current_facts_id=snapshot_id)
         dropped = body.get("dropped_reports", 0)
@@ -153,7 +158,9 @@ def _store_snapshot(digest: str, facts: dict[str, Any], now: dt.datetime) -> int
     if existing is not None:
         return existing
     # Two devices may send identical new facts at the same moment: let the unique index decide.
-    FactSnapshot.objects.bulk_create([FactSnapshot(sha256=digest, facts=facts, created_at=now)], ignore_conflicts=True)
+    FactSnapshot.objects.bulk_create(
+        [FactSnapshot(sha256=digest, facts=facts, created_at=now)], ignore_conflicts=True
+    )
     return FactSnapshot.objects.values_list("pk", flat=True).get(sha256=digest)
 
 
@@ -192,5 +199,7 @@ def queue_evaluation(checkin_id: int) -> None:
 
     try:
         evaluate_checkin.apply_async((checkin_id,), retry=False)
-    except Exception:  # noqa: BLE001 - any broker failure must not fail the request
-        log.warning("could not queue evaluation of check-in %s; the sweep will retry", checkin_id, exc_info=True)
+    except Exception:
+        log.warning(
+            "could not queue evaluation of check-in %s; the sweep will retry", checkin_id, exc_info=True
+        )

@@ -99,7 +99,9 @@ class EnrollSecret(models.Model):
 
     @classmethod
     def find_active(cls, plain: str) -> EnrollSecret | None:
-        return cls.objects.select_related("site").filter(secret_hash=sha256_hex(plain), revoked_at=None).first()
+        return (
+            cls.objects.select_related("site").filter(secret_hash=sha256_hex(plain), revoked_at=None).first()
+        )
 
     @property
     def is_active(self) -> bool:
@@ -184,7 +186,9 @@ class CheckIn(models.Model):
         ordering = ["-received_at"]
         indexes = [
             models.Index(fields=["device", "-collected_at"]),
-            models.Index(fields=["received_at"], name="checkin_unevaluated", condition=models.Q(evaluated_at=None)),
+            models.Index(
+                fields=["received_at"], name="checkin_unevaluated", condition=models.Q(evaluated_at=None)
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,70 +6,192 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('fleet', '0001_initial'),
+        ("fleet", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CheckResult',
+            name="CheckResult",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('check_id', models.CharField(max_length=64)),
-                ('state', models.CharField(choices=[('pass', 'Pass'), ('warn', 'Warning'), ('fail', 'Fail'), ('unknown', 'Unknown'), ('n/a', 'Not applicable')], max_length=8)),
-                ('severity', models.CharField(max_length=16)),
-                ('reason', models.TextField()),
-                ('evidence', models.JSONField(blank=True, default=dict)),
-                ('since', models.DateTimeField(default=django.utils.timezone.now)),
-                ('evaluated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='results', to='fleet.device')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("check_id", models.CharField(max_length=64)),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pass", "Pass"),
+                            ("warn", "Warning"),
+                            ("fail", "Fail"),
+                            ("unknown", "Unknown"),
+                            ("n/a", "Not applicable"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                ("severity", models.CharField(max_length=16)),
+                ("reason", models.TextField()),
+                ("evidence", models.JSONField(blank=True, default=dict)),
+                ("since", models.DateTimeField(default=django.utils.timezone.now)),
+                ("evaluated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="results", to="fleet.device"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['device', 'check_id'],
-                'indexes': [models.Index(fields=['check_id', 'state'], name='compliance__check_i_7e9d78_idx')],
-                'constraints': [models.UniqueConstraint(fields=('device', 'check_id'), name='one_result_per_check')],
+                "ordering": ["device", "check_id"],
+                "indexes": [
+                    models.Index(fields=["check_id", "state"], name="compliance__check_i_7e9d78_idx")
+                ],
+                "constraints": [
+                    models.UniqueConstraint(fields=("device", "check_id"), name="one_result_per_check")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Policy',
+            name="Policy",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
-                ('cti_origins', models.JSONField(blank=True, default=list, help_text='Origins of the softphone, e.g. ["https://acme.my.salesforce.com"].')),
-                ('notifications_required', models.BooleanField(default=True)),
-                ('min_chrome_major', models.PositiveIntegerField(blank=True, null=True)),
-                ('approved_headsets', models.JSONField(blank=True, default=list, help_text='USB ids "vvvv:pppp" or name patterns like "*Jabra*".')),
-                ('freshness_s', models.PositiveIntegerField(default=900, help_text='A seat silent for longer than this is OFFLINE (seconds).')),
-                ('checkin_interval_s', models.PositiveIntegerField(default=60, help_text='How often agents report (seconds).')),
-                ('disabled_checks', models.JSONField(blank=True, default=list)),
-                ('severities', models.JSONField(blank=True, default=dict, help_text='Overrides, e.g. {"os.mic.in_use": "critical"}.')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('floor', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='policy', to='fleet.floor')),
-                ('site', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='policy', to='fleet.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
+                (
+                    "cti_origins",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='Origins of the softphone, e.g. ["https://acme.my.salesforce.com"].',
+                    ),
+                ),
+                ("notifications_required", models.BooleanField(default=True)),
+                ("min_chrome_major", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "approved_headsets",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text='USB ids "vvvv:pppp" or name patterns like "*Jabra*".',
+                    ),
+                ),
+                (
+                    "freshness_s",
+                    models.PositiveIntegerField(
+                        default=900, help_text="A seat silent for longer than this is OFFLINE (seconds)."
+                    ),
+                ),
+                (
+                    "checkin_interval_s",
+                    models.PositiveIntegerField(default=60, help_text="How often agents report (seconds)."),
+                ),
+                ("disabled_checks", models.JSONField(blank=True, default=list)),
+                (
+                    "severities",
+                    models.JSONField(
+                        blank=True, default=dict, help_text='Overrides, e.g. {"os.mic.in_use": "critical"}.'
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "floor",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="policy",
+                        to="fleet.floor",
+                    ),
+                ),
+                (
+                    "site",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="policy",
+                        to="fleet.site",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'policies',
-                'constraints': [models.CheckConstraint(condition=models.Q(('site__isnull', False), ('floor__isnull', False), _negated=True), name='policy_scope_is_site_or_floor')],
+                "verbose_name_plural": "policies",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("site__isnull", False), ("floor__isnull", False), _negated=True),
+                        name="policy_scope_is_site_or_floor",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SeatEvent',
+            name="SeatEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('from_readiness', models.CharField(choices=[('ready', 'Ready'), ('at_risk', 'At risk'), ('not_ready', 'Not ready'), ('offline', 'Offline'), ('unknown', 'Unknown')], max_length=16)),
-                ('to_readiness', models.CharField(choices=[('ready', 'Ready'), ('at_risk', 'At risk'), ('not_ready', 'Not ready'), ('offline', 'Offline'), ('unknown', 'Unknown')], max_length=16)),
-                ('reason', models.TextField(blank=True)),
-                ('failing', models.JSONField(blank=True, default=list)),
-                ('device', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='fleet.device')),
-                ('seat', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='events', to='fleet.seat')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "from_readiness",
+                    models.CharField(
+                        choices=[
+                            ("ready", "Ready"),
+                            ("at_risk", "At risk"),
+                            ("not_ready", "Not ready"),
+                            ("offline", "Offline"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "to_readiness",
+                    models.CharField(
+                        choices=[
+                            ("ready", "Ready"),
+                            ("at_risk", "At risk"),
+                            ("not_ready", "Not ready"),
+                            ("offline", "Offline"),
+                            ("unknown", "Unknown"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("reason", models.TextField(blank=True)),
+                ("failing", models.JSONField(blank=True, default=list)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="fleet.device"
+                    ),
+                ),
+                (
+                    "seat",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="events", to="fleet.seat"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-at'],
-                'indexes': [models.Index(fields=['seat', '-at'], name='compliance__seat_id_0ef6b4_idx'), models.Index(fields=['-at'], name='compliance__at_71011c_idx')],
+                "ordering": ["-at"],
+                "indexes": [
+                    models.Index(fields=["seat", "-at"], name="compliance__seat_id_0ef6b4_idx"),
+                    models.Index(fields=["-at"], name="compliance__at_71011c_idx"),
+                ],
             },
         ),
     ]

@@ -6,133 +6,257 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='FactSnapshot',
+            name="FactSnapshot",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(max_length=64, unique=True)),
-                ('facts', models.JSONField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sha256", models.CharField(max_length=64, unique=True)),
+                ("facts", models.JSONField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name='Floor',
+            name="Floor",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100)),
             ],
             options={
-                'ordering': ['site__name', 'name'],
+                "ordering": ["site__name", "name"],
             },
         ),
         migrations.CreateModel(
-            name='Site',
+            name="Site",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, unique=True)),
-                ('timezone', models.CharField(default='UTC', help_text='IANA name, e.g. Europe/Paris.', max_length=64)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=100, unique=True)),
+                (
+                    "timezone",
+                    models.CharField(default="UTC", help_text="IANA name, e.g. Europe/Paris.", max_length=64),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='Seat',
+            name="Seat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('label', models.CharField(max_length=50)),
-                ('row', models.PositiveIntegerField(default=0, help_text='Row on the floor map, from 0.')),
-                ('column', models.PositiveIntegerField(default=0, help_text='Column on the floor map, from 0.')),
-                ('team', models.CharField(blank=True, max_length=100)),
-                ('readiness', models.CharField(choices=[('ready', 'Ready'), ('at_risk', 'At risk'), ('not_ready', 'Not ready'), ('offline', 'Offline'), ('unknown', 'Unknown')], default='unknown', max_length=16)),
-                ('readiness_since', models.DateTimeField(default=django.utils.timezone.now)),
-                ('evaluated_at', models.DateTimeField(blank=True, null=True)),
-                ('failing', models.JSONField(blank=True, default=list)),
-                ('floor', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='seats', to='fleet.floor')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("label", models.CharField(max_length=50)),
+                ("row", models.PositiveIntegerField(default=0, help_text="Row on the floor map, from 0.")),
+                (
+                    "column",
+                    models.PositiveIntegerField(default=0, help_text="Column on the floor map, from 0."),
+                ),
+                ("team", models.CharField(blank=True, max_length=100)),
+                (
+                    "readiness",
+                    models.CharField(
+                        choices=[
+                            ("ready", "Ready"),
+                            ("at_risk", "At risk"),
+                            ("not_ready", "Not ready"),
+                            ("offline", "Offline"),
+                            ("unknown", "Unknown"),
+                        ],
+                        default="unknown",
+                        max_length=16,
+                    ),
+                ),
+                ("readiness_since", models.DateTimeField(default=django.utils.timezone.now)),
+                ("evaluated_at", models.DateTimeField(blank=True, null=True)),
+                ("failing", models.JSONField(blank=True, default=list)),
+                (
+                    "floor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="seats", to="fleet.floor"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['floor', 'row', 'column', 'label'],
+                "ordering": ["floor", "row", "column", "label"],
             },
         ),
         migrations.AddField(
-            model_name='floor',
-            name='site',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='floors', to='fleet.site'),
+            model_name="floor",
+            name="site",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="floors", to="fleet.site"
+            ),
         ),
         migrations.CreateModel(
-            name='EnrollSecret',
+            name="EnrollSecret",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(help_text="What it is for, e.g. 'rollout 2026-11'.", max_length=100)),
-                ('secret_hash', models.CharField(editable=False, max_length=64, unique=True)),
-                ('hint', models.CharField(editable=False, help_text='First characters, to recognise it.', max_length=8)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('revoked_at', models.DateTimeField(blank=True, null=True)),
-                ('last_used_at', models.DateTimeField(blank=True, null=True)),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='enroll_secrets', to='fleet.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "name",
+                    models.CharField(help_text="What it is for, e.g. 'rollout 2026-11'.", max_length=100),
+                ),
+                ("secret_hash", models.CharField(editable=False, max_length=64, unique=True)),
+                (
+                    "hint",
+                    models.CharField(
+                        editable=False, help_text="First characters, to recognise it.", max_length=8
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("revoked_at", models.DateTimeField(blank=True, null=True)),
+                ("last_used_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="enroll_secrets",
+                        to="fleet.site",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['site', '-created_at'],
+                "ordering": ["site", "-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Device',
+            name="Device",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('host_identifier', models.CharField(max_length=200, unique=True)),
-                ('hostname', models.CharField(max_length=255)),
-                ('os', models.CharField(max_length=16)),
-                ('os_version', models.CharField(blank=True, max_length=100)),
-                ('agent_version', models.CharField(blank=True, max_length=50)),
-                ('node_key_hash', models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True)),
-                ('enrolled_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('last_seen_at', models.DateTimeField(blank=True, help_text='Server time of the last check-in.', null=True)),
-                ('facts_hash', models.CharField(blank=True, max_length=64)),
-                ('facts_collected_at', models.DateTimeField(blank=True, null=True)),
-                ('dropped_reports', models.PositiveIntegerField(default=0, help_text="Reports the agent's spool had to drop while the server was away.")),
-                ('current_facts', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='fleet.factsnapshot')),
-                ('seat', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='device', to='fleet.seat')),
-                ('site', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='devices', to='fleet.site')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("host_identifier", models.CharField(max_length=200, unique=True)),
+                ("hostname", models.CharField(max_length=255)),
+                ("os", models.CharField(max_length=16)),
+                ("os_version", models.CharField(blank=True, max_length=100)),
+                ("agent_version", models.CharField(blank=True, max_length=50)),
+                (
+                    "node_key_hash",
+                    models.CharField(blank=True, editable=False, max_length=64, null=True, unique=True),
+                ),
+                ("enrolled_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "last_seen_at",
+                    models.DateTimeField(
+                        blank=True, help_text="Server time of the last check-in.", null=True
+                    ),
+                ),
+                ("facts_hash", models.CharField(blank=True, max_length=64)),
+                ("facts_collected_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "dropped_reports",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Reports the agent's spool had to drop while the server was away.",
+                    ),
+                ),
+                (
+                    "current_facts",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        to="fleet.factsnapshot",
+                    ),
+                ),
+                (
+                    "seat",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="device",
+                        to="fleet.seat",
+                    ),
+                ),
+                (
+                    "site",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="devices", to="fleet.site"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['hostname'],
+                "ordering": ["hostname"],
             },
         ),
         migrations.CreateModel(
-            name='CheckIn',
+            name="CheckIn",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('report_id', models.UUIDField(unique=True)),
-                ('collected_at', models.DateTimeField()),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('facts_hash', models.CharField(max_length=64)),
-                ('agent_version', models.CharField(blank=True, max_length=50)),
-                ('evaluated_at', models.DateTimeField(blank=True, null=True)),
-                ('device', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='checkins', to='fleet.device')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("report_id", models.UUIDField(unique=True)),
+                ("collected_at", models.DateTimeField()),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("facts_hash", models.CharField(max_length=64)),
+                ("agent_version", models.CharField(blank=True, max_length=50)),
+                ("evaluated_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "device",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="checkins",
+                        to="fleet.device",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-received_at'],
-                'indexes': [models.Index(fields=['device', '-collected_at'], name='fleet_check_device__895db9_idx'), models.Index(condition=models.Q(('evaluated_at', None)), fields=['received_at'], name='checkin_unevaluated')],
+                "ordering": ["-received_at"],
+                "indexes": [
+                    models.Index(fields=["device", "-collected_at"], name="fleet_check_device__895db9_idx"),
+                    models.Index(
+                        condition=models.Q(("evaluated_at", None)),
+                        fields=["received_at"],
+                        name="checkin_unevaluated",
+                    ),
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='seat',
-            index=models.Index(fields=['readiness'], name='fleet_seat_readine_832c79_idx'),
+            model_name="seat",
+            index=models.Index(fields=["readiness"], name="fleet_seat_readine_832c79_idx"),
         ),
         migrations.AddConstraint(
-            model_name='seat',
-            constraint=models.UniqueConstraint(fields=('floor', 'label'), name='seat_unique_label_per_floor'),
+            model_name="seat",
+            constraint=models.UniqueConstraint(fields=("floor", "label"), name="seat_unique_label_per_floor"),
         ),
         migrations.AddConstraint(
-            model_name='floor',
-            constraint=models.UniqueConstraint(fields=('site', 'name'), name='floor_unique_name_per_site'),
+            model_name="floor",
+            constraint=models.UniqueConstraint(fields=("site", "name"), name="floor_unique_name_per_site"),
         ),
     ]

@@ -1,0 +1,16 @@
+"""The baseline the ingest benchmark measures against (bench/ingest).
+
+Routed only when READYFLOOR_BENCH_HELLO=1, so production never serves it. It goes through
+the same middleware as the agent API and does no work of its own: what it costs is the
+floor under which no Django endpoint on this stack can go.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+
+@csrf_exempt
+def hello(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"hello": "floor"})

@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from server.fleet.demo import PER_ROW, ROWS, load_demo
+
+
+class Command(BaseCommand):
+    help = (
+        "Create the demo site and floor (48 seats), its policy and an admin login; with --server, also drive "
+        "simulated agents through the real HTTP API once so the floor shows a realistic mix of failures.\n\n"
+        "Example: manage.py load_demo --server http://127.0.0.1:8000"
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--server", help="Base URL of a running ReadyFloor to send one round of reports to."
+        )
+        parser.add_argument(
+            "--seed", type=int, default=7, help="Seed of the failure mix (same seed, same floor)."
+        )
+
+    def handle(self, *args, server: str | None, seed: int, **options) -> None:
+        demo = load_demo()
+        self.stdout.write(f"Demo floor: {demo.site.name} / {demo.floor.name}, {ROWS * PER_ROW} seats")
+        self.stdout.write(f"Login: {demo.username} / {demo.password}")
+        self.stdout.write(f"Enroll secret for simulated agents: {demo.enroll_secret}")
+        if server:
+            from readyfloor_agent import simulate
+
+            summary = simulate.run_simulation(
+                server=server,
+                secret=demo.enroll_secret,
+                seats=ROWS * PER_ROW,
+                floor=demo.floor.name,
+                mix=simulate.DEMO_MIX,
+                once=True,
+                seed=seed,
+            )
+            self.stdout.write(f"Simulated agents: {summary}")

@@ -1,0 +1,171 @@
+"""Shared fixtures: real PostgreSQL and Redis (DATABASE_URL/REDIS_URL, or the embedded ones),
+a real Celery worker process where behaviour crosses it, and the people who use ReadyFloor."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# Tasks from this test run go to a queue of their own, so a ReadyFloor running on the
+# same Redis (or another test run) never takes them. Set before Django reads settings.
+os.environ.setdefault("CELERY_QUEUE", f"readyfloor-test-{uuid.uuid4().hex[:8]}")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Agent tests must not need Django: they are listed first so a Django failure can't hide them.
+    items.sort(key=lambda item: 0 if "/tests/agent/" in str(item.fspath) else 1)
+
+
+@pytest.fixture
+def site(db):
+    from server.fleet.models import Site
+
+    return Site.objects.create(name="Lyon contact centre", timezone="Europe/Paris")
+
+
+@pytest.fixture
+def floor(site):
+    from server.fleet.models import Floor
+
+    return Floor.objects.create(site=site, name="Floor 1")
+
+
+@pytest.fixture
+def seats(floor) -> list[Any]:
+    from server.fleet.models import Seat
+
+    return [
+        Seat.objects.create(floor=floor, label=f"A-{column + 1:02d}", row=0, column=column, team="Sales")
+        for column in range(4)
+    ]
+
+
+@pytest.fixture
+def policy(site):
+    from server.compliance.models import Policy
+
+    return Policy.objects.create(
+        name="Lyon", site=site, cti_origins=["https://acme.my.salesforce.com"], freshness_s=900
+    )
+
+
+@pytest.fixture
+def enroll_secret(site) -> str:
+    from server.fleet.models import EnrollSecret
+
+    _, plain = EnrollSecret.issue(site, "tests")
+    return plain
+
+
+@pytest.fixture
+def admin_user(db):
+    """An IT admin: staff, can use the admin and the operator API."""
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("ines", "ines@example.com", "correct horse battery", is_staff=True)
+
+
+@pytest.fixture
+def outsider(db):
+    """Logged in, but not staff: sees nothing of the fleet."""
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user("olaf", "olaf@example.com", "correct horse battery")
+
+
+def database_url_for_subprocess() -> str:
+    """The URL of the database this test run uses (pytest-django's test database)."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    host = db["HOST"] or "127.0.0.1"
+    if host.startswith("/"):
+        return f"postgresql://{db['USER']}@/{db['NAME']}?host={host}"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    password = f":{db['PASSWORD']}" if db["PASSWORD"] else ""
+    return f"postgresql://{db['USER']}{password}@{host}{port}/{db['NAME']}"
+
+
+def service_env(**extra: str) -> dict[str, str]:
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url_for_subprocess(),
+        REDIS_URL=settings.REDIS_URL,
+        CELERY_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+        PYTHONPATH=str(REPO),
+        DJANGO_SETTINGS_MODULE="server.settings",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
+    """A real `celery worker` process on the test database and the real Redis."""
+    from server.celery import app
+
+    # Tasks left from an earlier test must not run against this test's rows.
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    # The worker's own log, for when a test times out waiting for it.
+    log = open(REPO / "var" / "test-worker.log", "ab") if (REPO / "var").is_dir() else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "server",
+            "worker",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=REPO,
+        env=service_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_worker(app)
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def wait_for_worker(app, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=0.5)
+        if replies:
+            return
+    raise RuntimeError("the Celery worker did not start within 30 s")
+
+
+def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):
+    """Poll until `predicate()` is truthy; return its value, or fail the test naming it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s: {getattr(predicate, '__name__', predicate)}")

@@ -1,0 +1,148 @@
+"""The operator API: seats with readiness and failing checks, for IT admins and their scripts."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from server.accounts.models import ApiToken
+from server.fleet.models import Readiness, Seat
+
+pytestmark = pytest.mark.django_db
+
+SEATS = "/api/v1/seats"
+
+
+@pytest.fixture
+def judged_seats(seats) -> list[Seat]:
+    """Four seats as the evaluation job would have left them."""
+    blocked = {
+        "check_id": "chrome.mic.site",
+        "state": "fail",
+        "severity": "critical",
+        "reason": "https://acme.my.salesforce.com is blocked in Chrome profile 'Default'",
+    }
+    states = [Readiness.READY, Readiness.NOT_READY, Readiness.AT_RISK, Readiness.OFFLINE]
+    for seat, state in zip(seats, states):
+        seat.readiness = state
+        seat.failing = [blocked] if state == Readiness.NOT_READY else []
+        seat.save()
+    return seats
+
+
+@pytest.fixture
+def token(admin_user) -> str:
+    return ApiToken.issue(admin_user, "scripts")[1]
+
+
+def get(client, url: str, token: str | None = None, **params):
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"} if token else {}
+    return client.get(url, params, **headers)
+
+
+def test_anonymous_callers_are_refused(client, judged_seats):
+    response = get(client, SEATS)
+
+    assert response.status_code == 401
+    assert "Bearer" in response.json()["detail"]
+
+
+def test_a_wrong_token_is_refused(client, judged_seats):
+    assert get(client, SEATS, token="rf_not-a-token").status_code == 401
+
+
+def test_a_revoked_token_is_refused(client, judged_seats, admin_user):
+    token, plain = ApiToken.issue(admin_user, "old")
+    token.revoked_at = token.created_at
+    token.save()
+
+    assert get(client, SEATS, token=plain).status_code == 401
+
+
+def test_a_logged_in_non_staff_user_sees_nothing(client, judged_seats, outsider):
+    client.force_login(outsider)
+
+    assert get(client, SEATS).status_code == 403
+
+
+def test_an_admin_session_lists_every_seat_with_its_status(client, judged_seats, admin_user):
+    client.force_login(admin_user)
+
+    body = get(client, SEATS).json()
+
+    assert body["count"] == 4
+    assert [(s["label"], s["status"]) for s in body["results"]] == [
+        ("A-01", "ready"),
+        ("A-02", "not_ready"),
+        ("A-03", "at_risk"),
+        ("A-04", "offline"),
+    ]
+    assert body["results"][1]["failing_checks"][0]["check_id"] == "chrome.mic.site"
+
+
+def test_a_token_can_filter_by_status_and_check(client, judged_seats, token):
+    not_ready = get(client, SEATS, token, status="not_ready,offline").json()
+    blocked = get(client, SEATS, token, check="chrome.mic.site").json()
+
+    assert [s["label"] for s in not_ready["results"]] == ["A-02", "A-04"]
+    assert [s["label"] for s in blocked["results"]] == ["A-02"]
+
+
+def test_an_unknown_status_filter_names_the_field(client, judged_seats, token):
+    response = get(client, SEATS, token, status="broken")
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "status"
+
+
+def test_filters_by_site_and_floor(client, judged_seats, token):
+    assert get(client, SEATS, token, site="Lyon contact centre", floor="Floor 1").json()["count"] == 4
+    assert get(client, SEATS, token, floor="Floor 2").json()["count"] == 0
+
+
+def test_results_are_paginated_with_links(client, judged_seats, token):
+    first = get(client, SEATS, token, page_size=3).json()
+    second = get(client, first["next"], token).json()
+
+    assert (first["count"], first["pages"], len(first["results"])) == (4, 2, 3)
+    assert [s["label"] for s in second["results"]] == ["A-04"]
+    assert second["next"] is None
+    assert get(client, SEATS, token, page=9).status_code == 404
+    assert get(client, SEATS, token, page="zero").json()["field"] == "page"
+
+
+def test_the_list_exports_as_csv(client, judged_seats, token):
+    response = get(client, SEATS, token, format="csv", status="not_ready")
+
+    assert response["Content-Type"] == "text/csv"
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:5] == ["site", "floor", "seat", "team", "status"]
+    assert rows[1][2] == "A-02"
+    assert "blocked in Chrome profile" in rows[1][8]
+
+
+def test_a_seat_detail_has_every_check(client, judged_seats, token):
+    response = get(client, f"{SEATS}/{judged_seats[1].pk}", token)
+
+    assert response.status_code == 200
+    assert response.json()["label"] == "A-02"
+    assert response.json()["checks"] == []  # no workstation has reported from it yet
+    assert get(client, f"{SEATS}/999999", token).status_code == 404
+
+
+def test_the_openapi_schema_describes_both_apis(client):
+    schema = client.get("/api/schema.json").json()
+
+    assert schema["openapi"].startswith("3.1")
+    assert {"/api/agent/v1/checkin", "/api/agent/v1/enroll", "/api/v1/seats"} <= set(schema["paths"])
+    checkin = schema["components"]["schemas"]["checkin"]
+    assert checkin["properties"]["facts"] == {"$ref": "#/components/schemas/facts"}
+
+
+def test_health_reports_database_and_broker(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
