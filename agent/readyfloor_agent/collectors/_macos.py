@@ -1,0 +1,299 @@
+"""macOS: TCC (microphone consent), system_profiler (audio), plists (Chrome, policy)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sqlite3
+from typing import Any
+
+from ..host import Host, NotFound, ReadError
+from .chrome import ChromeInstall, PolicyReading, merge_policies
+from .reading import join_reasons, ok, unknown
+
+CHROME_BUNDLE_ID = "com.google.Chrome"
+MICROPHONE = "kTCCServiceMicrophone"
+SYSTEM_TCC = "/Library/Application Support/com.apple.TCC/TCC.db"
+MDM_OVERRIDES = "/Library/Application Support/com.apple.TCC/MDMOverrides.plist"
+SYSTEM_VERSION = "/System/Library/CoreServices/SystemVersion.plist"
+MANAGED_PREFERENCES = "/Library/Managed Preferences"
+SYSTEM_PROFILER_TIMEOUT = 10.0
+
+# auth_value of the current schema (macOS 11+); the old schema's `allowed` is 0/1.
+AUTH_VALUES = {0: "denied", 1: "not_asked", 2: "allowed", 3: "limited"}
+TRANSPORTS = {
+    "coreaudio_device_type_usb": "usb",
+    "coreaudio_device_type_builtin": "builtin",
+    "coreaudio_device_type_bluetooth": "bluetooth",
+    "coreaudio_device_type_bluetoothle": "bluetooth",
+    "coreaudio_device_type_virtual": "virtual",
+    "coreaudio_device_type_aggregate": "aggregate",
+    "coreaudio_device_type_hdmi": "hdmi",
+    "coreaudio_device_type_displayport": "hdmi",
+}
+_SERIAL = re.compile(r'"IOPlatformSerialNumber"\s*=\s*"([^"]+)"')
+# Opening TCC.db without Full Disk Access fails in one of these ways; never report it as "denied".
+_NO_ACCESS = (
+    "authorization denied",
+    "operation not permitted",
+    "permission denied",
+    "unable to open",
+    "cannot be opened",
+)
+
+
+# --- Host -------------------------------------------------------------------------------------
+
+
+def host_facts(host: Host) -> dict[str, Any]:
+    reasons: list[str | None] = []
+    os_version = None
+    try:
+        version = host.read_plist(SYSTEM_VERSION)
+        if isinstance(version, dict) and isinstance(version.get("ProductVersion"), str):
+            os_version = f"macOS {version['ProductVersion']}"
+            if isinstance(version.get("ProductBuildVersion"), str):
+                os_version += f" ({version['ProductBuildVersion']})"
+    except ReadError as error:
+        reasons.append(f"macOS version not read: {error.reason}")
+    serial = None
+    try:
+        result = host.run(["ioreg", "-c", "IOPlatformExpertDevice", "-d", "2"], timeout=5.0)
+        match = _SERIAL.search(result.stdout)
+        serial = match.group(1)[:100] if match else None
+    except ReadError as error:
+        reasons.append(f"serial number not read: {error.reason}")
+    user = host.console_user()
+    return {
+        "source": host.source("file"),
+        "reason": join_reasons(*reasons),
+        "os_version": os_version[:100] if os_version else None,
+        "serial": serial,
+        "console_user": user.name if user else None,
+    }
+
+
+# --- OS microphone consent (TCC) ---------------------------------------------------------------
+
+
+def os_mic(host: Host) -> dict[str, Any]:
+    mdm = _mdm_verdict(host)
+    if mdm is not None:
+        return ok(
+            host.source("plist"),
+            "a configuration profile (MDM) denies Chrome the microphone",
+            chrome_tcc=mdm,
+            tcc_db="mdm",
+        )
+    source = host.source("tcc.db")
+    try:
+        user_db = host.join(host.home(), "Library", "Application Support", "com.apple.TCC", "TCC.db")
+    except ReadError as error:
+        return unknown(
+            source, f"Chrome's microphone permission not read: {error.reason}", chrome_tcc=None, tcc_db=None
+        )
+    try:
+        verdict = tcc_verdict(host, user_db)
+    except NotFound:
+        verdict = None
+    except ReadError as error:
+        return unknown(source, _tcc_reason(user_db, error), chrome_tcc=None, tcc_db=None)
+    if verdict is not None:
+        return ok(source, None, chrome_tcc=verdict, tcc_db="user")
+    note = None
+    try:
+        verdict = tcc_verdict(host, SYSTEM_TCC)
+    except ReadError as error:
+        # The user database answers for the microphone; the system one is only a fallback.
+        note = f"system TCC.db not read: {error.reason}"
+        verdict = None
+    if verdict is not None:
+        return ok(source, note, chrome_tcc=verdict, tcc_db="system")
+    return ok(
+        source,
+        join_reasons("Chrome has never asked for the microphone", note),
+        chrome_tcc="not_asked",
+        tcc_db=None,
+    )
+
+
+def _tcc_reason(path: str, error: ReadError) -> str:
+    detail = error.reason
+    if any(marker in detail.lower() for marker in _NO_ACCESS):
+        return f"no Full Disk Access: the agent may not read {path} ({detail})"
+    return f"could not read {path}: {detail}"
+
+
+def tcc_verdict(host: Host, path: str) -> str | None:
+    """Chrome's microphone row in one TCC.db: allowed/denied/limited/not_asked, None when no row.
+    Handles the current schema (auth_value) and the pre-Big Sur one (allowed)."""
+    connection = host.sqlite_connect(path, timeout=2.0)
+    with contextlib.closing(connection):
+        try:
+            columns = {row[1] for row in connection.execute("PRAGMA table_info(access)")}
+            if not columns:
+                raise ReadError(f"{path} has no access table")
+            column = "auth_value" if "auth_value" in columns else "allowed" if "allowed" in columns else None
+            if column is None:
+                raise ReadError(f"{path} has an access table of an unknown shape")
+            row = connection.execute(
+                f"SELECT {column} FROM access WHERE service = ? AND client = ? AND client_type = 0",
+                (MICROPHONE, CHROME_BUNDLE_ID),
+            ).fetchone()
+        except sqlite3.Error as error:
+            raise ReadError(f"{path} cannot be read: {error}") from None
+    if row is None:
+        return None
+    value = row[0]
+    if not isinstance(value, int):
+        raise ReadError(f"{path} holds an unexpected {column} {value!r:.20}")
+    if column == "allowed":
+        return "allowed" if value == 1 else "denied"
+    if value not in AUTH_VALUES:
+        raise ReadError(f"{path} holds an unknown auth_value {value}")
+    return AUTH_VALUES[value]
+
+
+def _mdm_verdict(host: Host) -> str | None:
+    """A privacy profile (PPPC) can only deny the microphone; tccd keeps it in MDMOverrides."""
+    try:
+        overrides = host.read_plist(MDM_OVERRIDES)
+    except ReadError:
+        return None
+    entry = overrides.get(CHROME_BUNDLE_ID) if isinstance(overrides, dict) else None
+    service = entry.get(MICROPHONE) if isinstance(entry, dict) else None
+    if not isinstance(service, dict):
+        return None
+    allowed = service.get("Allowed")
+    authorization = service.get("Authorization")
+    if (
+        allowed is False
+        or allowed == 0
+        or (isinstance(authorization, str) and authorization.lower() == "deny")
+    ):
+        return "denied"
+    return None
+
+
+# --- Chrome -----------------------------------------------------------------------------------
+
+
+def chrome_install(host: Host) -> ChromeInstall:
+    candidates = ["/Applications/Google Chrome.app"]
+    with contextlib.suppress(ReadError):
+        candidates.append(host.join(host.home(), "Applications", "Google Chrome.app"))
+    for app in candidates:
+        info_path = host.join(app, "Contents", "Info.plist")
+        try:
+            info = host.read_plist(info_path)
+        except NotFound:
+            continue
+        except ReadError as error:
+            return ChromeInstall(True, None, f"Chrome's version not read: {error.reason}")
+        version = info.get("CFBundleShortVersionString") if isinstance(info, dict) else None
+        if isinstance(version, str):
+            return ChromeInstall(True, version[:50])
+        return ChromeInstall(True, None, "Chrome's Info.plist names no version")
+    return ChromeInstall(False)
+
+
+def chrome_user_data_dir(host: Host) -> str:
+    return host.join(host.home(), "Library", "Application Support", "Google", "Chrome")
+
+
+def chrome_policy(host: Host) -> PolicyReading:
+    reading = PolicyReading(source=host.source("plist"))
+    paths = [host.join(MANAGED_PREFERENCES, "com.google.Chrome.plist")]
+    user = host.console_user()
+    if user is not None:
+        # The per-user managed domain is searched before the machine-wide one, so it wins.
+        paths.append(host.join(MANAGED_PREFERENCES, user.name, "com.google.Chrome.plist"))
+    layers: list[dict[str, Any]] = []
+    for path in paths:
+        try:
+            document = host.read_plist(path)
+        except NotFound:
+            continue
+        except ReadError as error:
+            reading.problems.append(error.reason)
+            continue
+        if not isinstance(document, dict):
+            reading.problems.append(f"{path} is not a dictionary of policies")
+            continue
+        layers.append(document)
+    reading.values = merge_policies(layers)
+    return reading
+
+
+# --- Audio ------------------------------------------------------------------------------------
+
+
+def audio(host: Host) -> dict[str, Any]:
+    source = host.source("system_profiler")
+    try:
+        result = host.run(["system_profiler", "SPAudioDataType", "-json"], timeout=SYSTEM_PROFILER_TIMEOUT)
+    except ReadError as error:
+        return unknown(source, f"audio devices not read: {error.reason}", inputs=[], holders=None)
+    if result.returncode != 0:
+        detail = result.stderr.strip()[:200] or f"exit code {result.returncode}"
+        return unknown(source, f"system_profiler failed: {detail}", inputs=[], holders=None)
+    try:
+        inputs = parse_system_profiler(result.stdout)
+    except ValueError as error:
+        return unknown(source, str(error), inputs=[], holders=None)
+    note = None if any(item["is_default"] for item in inputs) else "no default input reported"
+    # macOS has no public record of which app holds the microphone: null, not "nobody".
+    return ok(source, note if inputs else "no audio input devices", inputs=inputs, holders=None)
+
+
+def parse_system_profiler(text: str) -> list[dict[str, Any]]:
+    """Input devices of ``system_profiler SPAudioDataType -json``; ValueError when the text is
+    not that document."""
+    try:
+        document = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise ValueError("system_profiler printed something that is not JSON") from None
+    sections = document.get("SPAudioDataType") if isinstance(document, dict) else None
+    if not isinstance(sections, list):
+        raise ValueError("system_profiler output has no SPAudioDataType list")
+    inputs: list[dict[str, Any]] = []
+    for item in _leaves(sections):
+        if len(inputs) >= 100:
+            break
+        name = item.get("_name")
+        if not isinstance(name, str) or "coreaudio_device_input" not in item:
+            continue
+        transport = TRANSPORTS.get(str(item.get("coreaudio_device_transport", "")), "unknown")
+        if transport == "builtin" and name == "External Microphone":
+            # The 3.5 mm jack: a plugged-in analog headset shows up under this name.
+            transport = "analog"
+        inputs.append(
+            {
+                "id": name[:300],
+                "name": name[:300],
+                "state": "active",
+                "form_factor": None,
+                "transport": transport,
+                "vendor_id": None,
+                "product_id": None,
+                "is_default": item.get("coreaudio_default_audio_input_device") == "spaudio_yes",
+                "is_default_communications": None,
+                "exclusive_mode": None,
+            }
+        )
+    return inputs
+
+
+def _leaves(sections: list[Any], depth: int = 0) -> list[dict[str, Any]]:
+    """Device entries, however deeply system_profiler nests its `_items` (it varies by release)."""
+    leaves: list[dict[str, Any]] = []
+    for section in sections:
+        if not isinstance(section, dict):
+            continue
+        nested = section.get("_items")
+        if isinstance(nested, list) and depth < 4:
+            leaves.extend(_leaves(nested, depth + 1))
+        elif depth > 0:
+            leaves.append(section)
+    return leaves
