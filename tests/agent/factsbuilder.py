@@ -10,14 +10,17 @@ cannot drift from what collectors send.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
 from typing import Any
 
-from readyfloor_agent.checks import Policy
+from readyfloor_agent.checks import CheckResult, Policy, State, evaluate, fix_for
+from readyfloor_agent.report import validate
 
 CTI = "https://acme.my.salesforce.com"
 POLICY = Policy(cti_origins=(CTI,))
 SET_ON = "2026-10-02T09:14:31Z"
+NOW = dt.datetime(2026, 11, 3, 8, 30, tzinfo=dt.timezone.utc)
 
 
 def exception(
@@ -251,3 +254,32 @@ def changed(facts: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
 
 
 DELETE = object()
+
+
+def judged(
+    os_name: str,
+    changes: dict[str, Any],
+    check_id: str,
+    policy: Policy = POLICY,
+) -> tuple[dict[str, Any], CheckResult]:
+    """The seat of ``os_name`` with ``changes``, validated against the schema (a failure state
+    must be a report a real collector can send), and the result of one check on it."""
+    facts = changed(SEATS[os_name](), changes)
+    validate("facts", facts)
+    results = {result.check_id: result for result in evaluate(facts, policy, now=NOW)}
+    return facts, results[check_id]
+
+
+def assert_case(
+    os_name: str, changes: dict[str, Any], check_id: str, policy: Policy, state: State, fragment: str
+) -> CheckResult:
+    """The table-driven spec of one failure state: its state, a reason naming the evidence, one
+    line of text, and steps for the person at that seat's OS."""
+    _, result = judged(os_name, changes, check_id, policy)
+    assert result.state is state, f"{result.state}: {result.reason}"
+    assert fragment in result.reason, result.reason
+    assert "\n" not in result.reason
+    fix = fix_for(check_id, os_name)
+    assert fix.steps and all(step.strip() for step in fix.steps)
+    assert fix.it_note.strip()
+    return result

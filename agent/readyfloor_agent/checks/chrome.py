@@ -304,7 +304,9 @@ def mic_decision(seat: Seat, text: str, origin: Origin, directory: str) -> SiteD
     misses = _near_misses(dicts(raw), origin)
     hint = ""
     if misses:
-        hint = f"; an allow exists for {', '.join(misses[:2])}, which is a different origin"
+        # Show the site half of each key: that is what the person sees in Chrome's settings.
+        shown = ", ".join(key.split(",")[0].strip() for key in misses[:2])
+        hint = f" (the allow in this profile is for {shown}, a different origin)"
     evidence = {"decided_by": "default", "mic_default": profile.get("mic_default")}
     if misses:
         evidence["near_misses"] = misses
