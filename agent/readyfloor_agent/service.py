@@ -1,0 +1,407 @@
+"""The agent's run loop: collect facts, queue a check-in, deliver the queue oldest-first.
+
+Two clocks drive it. *Collection* happens every ``next_checkin_s`` seconds (the server's
+choice, ±10 % jitter so a floor that booted together does not report together). *Delivery*
+happens right after each collection while the server answers, and on an exponential backoff
+(5 s doubling to 5 min) while it does not; reports collected meanwhile wait in the spool and
+are replayed oldest-first when the server is back.
+
+Everything with a side effect outside the process — the clock, waiting, collecting facts, the
+HTTP client — is injectable, so the loop is tested against a real HTTP server without sleeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import random
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import __version__, report
+from .client import (
+    AgentClient,
+    AgentConfig,
+    CheckinResponse,
+    FactsRequired,
+    NodeInvalid,
+    Rejected,
+    Unavailable,
+)
+from .config import AgentSettings, StateDir
+from .spool import Spool, SpoolEntry
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 60
+MIN_INTERVAL_S = 5
+MAX_INTERVAL_S = 24 * 3600
+BACKOFF_BASE_S = 5.0
+BACKOFF_CAP_S = 300.0
+JITTER = 0.10
+CONFIG_REFRESH_S = 3600.0
+
+CollectFacts = Callable[[], "dict[str, Any]"]
+
+
+class NotEnrolled(Exception):
+    """The agent has no node key and cannot get one (no server or enrol secret configured,
+    or the server refused the secret)."""
+
+
+def collect_live_facts() -> dict[str, Any]:
+    """Facts about this workstation from the real collectors."""
+    # Imported here: the collectors pull in per-OS modules the rest of the agent (and the
+    # simulator running on a server) never needs.
+    from .collectors import collect
+    from .host import live_host
+
+    return collect(live_host())
+
+
+def host_details(facts: dict[str, Any] | None) -> dict[str, Any]:
+    """The enrolment's ``host_details``, from the facts when they say it, else from Python."""
+    host = (facts or {}).get("host") or {}
+    os_name = host.get("os") or {"win32": "windows", "darwin": "macos"}.get(sys.platform, "linux")
+    return {
+        "hostname": (host.get("hostname") or socket.gethostname() or "unknown")[:255],
+        "os": os_name,
+        "os_version": (host.get("os_version") or platform.release() or None),
+        "agent_version": __version__,
+    }
+
+
+def enroll(
+    client: AgentClient,
+    state: StateDir,
+    settings: AgentSettings,
+    facts: dict[str, Any] | None,
+) -> str:
+    """Enrol with the server, remember the node key (mode 0600) and return it."""
+    if not settings.enroll_secret:
+        raise NotEnrolled(
+            "this workstation is not enrolled and no enrol secret is configured; run "
+            "'readyfloor-agent enroll --server URL --secret SECRET' or set READYFLOOR_ENROLL_SECRET"
+        )
+    serial = ((facts or {}).get("host") or {}).get("serial")
+    enrollment = client.enroll(
+        enroll_secret=settings.enroll_secret,
+        host_identifier=state.host_identifier(serial),
+        host_details=host_details(facts),
+        seat=settings.seat.to_dict() if settings.seat else None,
+    )
+    state.save_node_key(enrollment.node_key)
+    # A new enrolment may be a new device row on the server: it holds none of our facts.
+    state.update(
+        server=client.base_url,
+        device_id=enrollment.device_id,
+        last_acknowledged_hash=None,
+        next_checkin_s=enrollment.next_checkin_s or state.get("next_checkin_s"),
+    )
+    log.info("enrolled with %s as device %s", client.base_url, enrollment.device_id)
+    return enrollment.node_key
+
+
+@dataclass
+class ServiceCounters:
+    collected: int = 0
+    collect_failures: int = 0
+    sent: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    facts_resent: int = 0
+    reenrolled: int = 0
+    unavailable: int = 0
+
+
+class AgentService:
+    """The long-running agent. ``run()`` returns when :meth:`stop` is called (SIGTERM)."""
+
+    def __init__(
+        self,
+        settings: AgentSettings,
+        *,
+        state: StateDir | None = None,
+        client: AgentClient | None = None,
+        collect_facts: CollectFacts | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], Any] | None = None,
+        rng: random.Random | None = None,
+        backoff_base_s: float = BACKOFF_BASE_S,
+        backoff_cap_s: float = BACKOFF_CAP_S,
+        config_refresh_s: float = CONFIG_REFRESH_S,
+    ) -> None:
+        if not settings.server:
+            raise NotEnrolled("no server configured: set 'server' in the settings file or READYFLOOR_SERVER")
+        self.settings = settings
+        self.state = (state or StateDir(settings.state_dir)).ensure()
+        self.client = client or AgentClient(
+            settings.server, timeout=settings.timeout, ca_file=settings.ca_file
+        )
+        self.spool: Spool = self.state.spool(
+            max_entries=settings.spool_max_entries, max_bytes=settings.spool_max_bytes
+        )
+        self.collect_facts = collect_facts or collect_live_facts
+        self.clock = clock
+        self._stop = threading.Event()
+        self.wait = wait or self._stop.wait
+        self.rng = rng or random.Random()
+        self.backoff_base_s = backoff_base_s
+        self.backoff_cap_s = backoff_cap_s
+        self.config_refresh_s = config_refresh_s
+        self.counters = ServiceCounters()
+        self.failures = 0
+        self.last_error: str | None = None
+        self._latest_facts: dict[str, Any] | None = None
+        self._next_collect_at = 0.0
+        self._next_send_at = 0.0
+        self._config_fetched_at: float | None = None
+        self._forget_other_server()
+
+    # -- public loop -----------------------------------------------------------------------
+
+    def run(self, *, max_steps: int | None = None) -> ServiceCounters:
+        log.info(
+            "agent %s reporting to %s; state in %s; %d report(s) waiting in the spool",
+            __version__,
+            self.settings.server,
+            self.state.path,
+            len(self.spool),
+        )
+        steps = 0
+        while not self._stop.is_set():
+            delay = self.step()
+            steps += 1
+            if max_steps is not None and steps >= max_steps:
+                break
+            if self.wait(delay) is True:
+                break
+        log.info("agent stopped; %d report(s) kept in the spool for next time", len(self.spool))
+        return self.counters
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def step(self) -> float:
+        """One turn of the loop; returns how long to wait before the next turn."""
+        collected = False
+        if self.clock() >= self._next_collect_at:
+            self.collect_and_queue()
+            collected = True
+        if len(self.spool) and self.clock() >= self._next_send_at and not self.drain():
+            self.failures += 1
+            self._next_send_at = self.clock() + self.backoff_delay()
+            log.warning(
+                "server unavailable (%s); %d report(s) spooled; retrying in %.0fs",
+                self.last_error,
+                len(self.spool),
+                self._next_send_at - self.clock(),
+            )
+        if self.failures == 0:
+            self._maybe_refresh_config()
+        if collected:
+            # Scheduled after the delivery so that a new next_checkin_s applies at once.
+            self._next_collect_at = self.clock() + self.jittered(self.interval_s)
+        due = self._next_collect_at
+        if len(self.spool):
+            due = min(due, self._next_send_at)
+        return max(0.0, due - self.clock())
+
+    # -- the two halves --------------------------------------------------------------------
+
+    def collect_and_queue(self) -> SpoolEntry | None:
+        try:
+            facts = self.collect_facts()
+        except Exception:
+            # Collectors turn every failed read into an 'unknown'; reaching here is a bug,
+            # and one bad collection must not stop the agent from reporting the next one.
+            self.counters.collect_failures += 1
+            log.exception("collecting facts failed; skipping this report")
+            return None
+        self._latest_facts = facts
+        self.counters.collected += 1
+        body = report.build_checkin(facts, last_acknowledged_hash=self.state.get("last_acknowledged_hash"))
+        return self.spool.put(body, facts=facts)
+
+    def drain(self) -> bool:
+        """Send queued reports oldest-first until the spool is empty (True) or the server
+        cannot take more now (False; the rest stay queued)."""
+        reenrolled = False
+        resent_full: set[str] = set()
+        while not self._stop.is_set():
+            entry = self.spool.peek_oldest()
+            if entry is None:
+                self.failures = 0
+                self._next_send_at = self.clock()
+                return True
+            try:
+                node_key = self._node_key()
+            except (NotEnrolled, Rejected, Unavailable) as error:
+                self._note_failure(error)
+                if isinstance(error, (NotEnrolled, Rejected)):
+                    log.error("cannot enrol: %s", error)
+                return False
+            body = dict(entry.body)
+            dropped = self.spool.dropped
+            if dropped:
+                body["dropped_reports"] = dropped
+            else:
+                body.pop("dropped_reports", None)
+            try:
+                self.counters.sent += 1
+                response = self.client.checkin(node_key, body)
+            except NodeInvalid as error:
+                log.warning("the server no longer knows this agent (%s); enrolling again", error)
+                self.state.forget_node_key()
+                if reenrolled:
+                    self._note_failure(error)
+                    return False
+                reenrolled = True
+                self.counters.reenrolled += 1
+                continue
+            except FactsRequired as error:
+                if entry.report_id in resent_full or entry.facts is None or "facts" in entry.body:
+                    self._reject(entry, error)
+                    continue
+                resent_full.add(entry.report_id)
+                self.counters.facts_resent += 1
+                full = {key: value for key, value in entry.body.items() if key != "facts_hash"}
+                full["facts"] = entry.facts
+                self.spool.replace(entry, full)
+                log.info("server asked for full facts of report %s; resending", entry.report_id)
+                continue
+            except Rejected as error:
+                self._reject(entry, error)
+                continue
+            except Unavailable as error:
+                self.counters.unavailable += 1
+                self._note_failure(error)
+                return False
+            self._acknowledged(entry, response, dropped)
+        return False
+
+    # -- pieces ----------------------------------------------------------------------------
+
+    @property
+    def interval_s(self) -> float:
+        value = self.state.get("next_checkin_s") or DEFAULT_INTERVAL_S
+        try:
+            return float(min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, float(value))))
+        except (TypeError, ValueError):
+            return float(DEFAULT_INTERVAL_S)
+
+    def jittered(self, seconds: float) -> float:
+        return seconds * self.rng.uniform(1 - JITTER, 1 + JITTER)
+
+    def backoff_delay(self) -> float:
+        exponent = max(0, self.failures - 1)
+        delay = min(self.backoff_cap_s, self.backoff_base_s * (2 ** min(exponent, 30)))
+        return min(self.backoff_cap_s, self.jittered(delay))
+
+    def _node_key(self) -> str:
+        key = self.state.node_key()
+        if key:
+            return key
+        return enroll(self.client, self.state, self.settings, self._latest_facts)
+
+    def _acknowledged(self, entry: SpoolEntry, response: CheckinResponse, dropped: int) -> None:
+        self.spool.ack(entry)
+        self.spool.acknowledge_dropped(dropped)
+        if response.duplicate:
+            self.counters.duplicates += 1
+        else:
+            self.counters.accepted += 1
+        acknowledged_hash = entry.body.get("facts_hash")
+        if entry.facts is not None:
+            acknowledged_hash = report.facts_hash(entry.facts)
+        elif isinstance(entry.body.get("facts"), dict):
+            acknowledged_hash = report.facts_hash(entry.body["facts"])
+        changes: dict[str, Any] = {"last_acknowledged_hash": acknowledged_hash, "last_error": None}
+        changes["last_acknowledged_at"] = report.isoformat(report.utc_now())
+        if response.next_checkin_s:
+            changes["next_checkin_s"] = response.next_checkin_s
+        self.state.update(**changes)
+        self.last_error = None
+        cached = self.state.cached_config() or {}
+        if response.config_version and response.config_version != cached.get("config_version"):
+            self.refresh_config()
+
+    def refresh_config(self) -> AgentConfig | None:
+        """Fetch the policy and cache it for the local self-check; failures keep the cache."""
+        key = self.state.node_key()
+        if not key:
+            return None
+        self._config_fetched_at = self.clock()
+        try:
+            config = self.client.config(key)
+        except (Unavailable, NodeInvalid, Rejected) as error:
+            log.warning("could not fetch the seat's policy (%s); keeping the cached one", error)
+            return None
+        self.state.save_config(config.to_dict())
+        if config.next_checkin_s:
+            self.state.update(next_checkin_s=config.next_checkin_s)
+        log.info("policy %s cached", config.config_version)
+        return config
+
+    def _maybe_refresh_config(self) -> None:
+        # The check-in answer's config_version triggers a fetch when the policy changes; this
+        # catches a missing cache and a server that does not bump the version.
+        if not self.state.node_key():
+            return
+        if self._config_fetched_at is None:
+            if self.state.cached_config() is None:
+                self.refresh_config()
+            else:
+                self._config_fetched_at = self.clock()
+        elif self.clock() - self._config_fetched_at >= self.config_refresh_s:
+            self.refresh_config()
+
+    def _reject(self, entry: SpoolEntry, error: Exception) -> None:
+        self.spool.reject(entry)
+        self.counters.rejected += 1
+        log.error(
+            "the server REJECTED report %s for good and it was dropped: %s. "
+            "This is a bug in the agent or a schema mismatch with the server; "
+            "capture a support bundle ('readyfloor-agent bundle').",
+            entry.report_id,
+            error,
+        )
+
+    def _note_failure(self, error: Exception) -> None:
+        self.last_error = str(error)
+        self.state.update(last_error=self.last_error)
+
+    def _forget_other_server(self) -> None:
+        enrolled_with = self.state.get("server")
+        if enrolled_with and self.settings.server and enrolled_with != self.settings.server.rstrip("/"):
+            log.warning(
+                "enrolled with %s but configured for %s; enrolling with the new server",
+                enrolled_with,
+                self.settings.server,
+            )
+            self.state.forget_node_key()
+            self.state.update(server=None, last_acknowledged_hash=None, device_id=None)
+
+
+def install_signal_handlers(service: AgentService) -> None:
+    """SIGTERM (service managers), SIGINT (Ctrl-C) and SIGBREAK (Windows console) stop the loop
+    between two steps; anything not yet acknowledged stays in the spool."""
+
+    def handle(signum: int, _frame: Any) -> None:
+        log.info("signal %d received; stopping", signum)
+        service.stop()
+
+    for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+        number = getattr(signal, name, None)
+        if number is not None:
+            signal.signal(number, handle)
