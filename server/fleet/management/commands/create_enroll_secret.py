@@ -8,7 +8,8 @@ from server.fleet.models import EnrollSecret, Site
 class Command(BaseCommand):
     help = (
         "Create an enroll secret for a site and print it once (only its hash is stored). "
-        "Agents enrol with it:\n  readyfloor-agent enroll --server URL --secret SECRET --seat 'Floor 1/A-01'\n\n"
+        "Agents enrol with it:\n"
+        "  readyfloor-agent enroll --server URL --secret SECRET --seat 'Floor 1/A-01'\n\n"
         "Example: manage.py create_enroll_secret --site 'Lyon contact centre' --name 'rollout 2026-11'"
     )
 
