@@ -23,7 +23,8 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False)
     | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=12), children, max_size=4),
     max_leaves=20,
 )
 
@@ -54,7 +55,9 @@ VALID_CHECKIN = checkin_body(healthy_facts())
 CHECKIN_PATHS = paths(VALID_CHECKIN)
 
 fuzz = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
 
@@ -94,4 +97,6 @@ def test_an_enrolment_with_junk_never_causes_a_server_error(client, enroll_secre
 
 @pytest.fixture
 def node_key(client, enroll_secret, seats, policy) -> str:
-    return post(client, ENROLL, enroll_body(enroll_secret, "fuzz-host", seat=("Floor 1", "A-01"))).json()["node_key"]
+    return post(client, ENROLL, enroll_body(enroll_secret, "fuzz-host", seat=("Floor 1", "A-01"))).json()[
+        "node_key"
+    ]
