@@ -516,7 +516,9 @@ _SCENARIO_LIST: tuple[Scenario, ...] = (
 _SCENARIOS_BY_NAME: dict[str, Scenario] = {scenario.name: scenario for scenario in _SCENARIO_LIST}
 SCENARIOS: dict[str, str] = {scenario.name: scenario.description for scenario in _SCENARIO_LIST}
 
-DEFAULT_MIX: dict[str, float] = {
+# The demo floor's mix: mostly healthy, with each common failure present so the floor map,
+# the fix steps and the "living floor" all have something to show.
+DEMO_MIX: dict[str, float] = {
     "healthy": 60,
     "desktop_apps_off": 4,
     "tcc_denied": 3,
@@ -531,6 +533,7 @@ DEFAULT_MIX: dict[str, float] = {
     "exclusive_teams": 2,
     "offline": 2,
 }
+DEFAULT_MIX = DEMO_MIX
 
 
 def scenario(name: str) -> Scenario:
@@ -577,14 +580,15 @@ def row_letters(index: int) -> str:
 
 
 def seat_labels(count: int, per_row: int = 8) -> list[tuple[str, int, int]]:
-    """``(label, row, col)`` for ``count`` seats filled row by row; row and col start at 1
-    and the label is ``f"{row letter}-{col:02d}"``: A-01 .. A-08, B-01 ..."""
+    """``(label, row, col)`` for ``count`` seats filled row by row. ``row`` and ``col`` count
+    from 0 like the server's seat grid; the label is ``f"{row letter}-{col + 1:02d}"``:
+    (A-01, 0, 0) .. (A-08, 0, 7), (B-01, 1, 0) ..."""
     if per_row < 1:
         raise ValueError("per_row must be at least 1")
     seats = []
     for index in range(count):
         row, col = divmod(index, per_row)
-        seats.append((f"{row_letters(row)}-{col + 1:02d}", row + 1, col + 1))
+        seats.append((f"{row_letters(row)}-{col + 1:02d}", row, col))
     return seats
 
 
@@ -608,6 +612,24 @@ def parse_mix(text: str) -> dict[str, float]:
             raise ValueError(f"the weight of {name!r} cannot be negative")
     if not mix or sum(mix.values()) <= 0:
         raise ValueError("the mix needs at least one scenario with a positive weight")
+    return mix
+
+
+def parse_os_mix(text: str) -> dict[str, float]:
+    """``"windows=70,macos=20,linux=10"`` -> weights of the operating systems."""
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        if not part.strip():
+            continue
+        name, sep, weight = part.strip().partition("=")
+        if not sep or name.strip() not in ALL_OS:
+            raise ValueError(f"OS mix entries are OS=WEIGHT with OS one of {', '.join(ALL_OS)}, not {part!r}")
+        try:
+            mix[name.strip()] = float(weight)
+        except ValueError:
+            raise ValueError(f"the weight of {name.strip()!r} must be a number, not {weight!r}") from None
+    if not mix or sum(mix.values()) <= 0 or min(mix.values()) < 0:
+        raise ValueError("the OS mix needs non-negative weights and at least one positive")
     return mix
 
 
@@ -757,6 +779,14 @@ class SimulationSummary:
             f"[{self.elapsed_s:7.1f}s] {self.enrolled}/{self.seats} enrolled, {self.checkins} check-ins "
             f"({self.full_reports} full, {self.heartbeats} heartbeats), {self.fixed} fixed, "
             f"{self.failed} failed"
+        )
+
+    def __str__(self) -> str:
+        latency = self.percentile_ms(0.95)
+        return (
+            f"{self.seats} seats, {self.enrolled} enrolled, {self.checkins} check-ins "
+            f"({self.accepted} accepted, {self.failed} failed)"
+            + (f", p95 {latency:.0f} ms" if latency is not None else "")
         )
 
     def render(self) -> str:
@@ -995,7 +1025,7 @@ class Simulation:
 
 def run_simulation(
     server: str,
-    enroll_secret: str,
+    secret: str,
     *,
     seats: int = 48,
     floor: str = "Floor 1",
@@ -1026,7 +1056,7 @@ def run_simulation(
     plans = plan_floor(seats, floor=floor, mix=mix, seed=seed, per_row=per_row, os_mix=os_mix)
     simulation = Simulation(
         client or AgentClient(server, timeout=timeout),
-        enroll_secret,
+        secret,
         plans,
         cti_origin=cti_origin,
         interval=interval,
