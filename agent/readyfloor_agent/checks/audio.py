@@ -71,7 +71,7 @@ def looks_like_headset(device: dict[str, Any]) -> bool:
     if name == "external microphone" and transport in ("builtin", "analog", None):
         return True
     if transport in ("usb", "bluetooth"):
-        if device.get("vendor_id") in HEADSET_VENDORS:
+        if _lower(device.get("vendor_id")) in HEADSET_VENDORS:
             return True
         return any(brand in name for brand in _HEADSET_BRANDS)
     return False
@@ -140,7 +140,8 @@ def judge_present(seat: Seat, policy: Policy) -> Verdict:
         return Verdict(State.PASS, f"{search.headset['name']} is connected and active{note}", evidence)
     if search.inactive:
         device = search.inactive[0]
-        words = _STATE_WORDS.get(device.get("state"))  # type: ignore[arg-type]
+        state = device.get("state")
+        words = _STATE_WORDS.get(state) if isinstance(state, str) else None
         if words is None:
             return Verdict(State.UNKNOWN, f"Could not tell whether {device['name']} is connected", evidence)
         return Verdict(State.FAIL, f"{device['name']} {words}", evidence)
