@@ -4,5 +4,7 @@ from dashboards import views
 
 app_name = "dashboards"
 urlpatterns = [
-    path("", views.floor, name="floor"),
+    path("", views.floor_overview, name="floor"),
+    path("seats/<int:seat_id>/", views.seat_detail, name="seat"),
+    path("assets/plotly-<str:version>.min.js", views.plotly_js, name="plotly_js"),
 ]

@@ -1,11 +1,321 @@
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+"""Dashboard pages for IT admins and floor supervisors.
+
+Pages read what the evaluation job precomputed (Seat.readiness, Seat.failing); nothing here
+judges a seat, so a page costs a handful of queries however many checks there are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import gzip
+import hashlib
+import zoneinfo
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import plotly
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET
+from readyfloor_agent.checks import CATALOG, Check, Fix, fix_for, get_check
+from readyfloor_agent.checks.model import OS_LABELS
 
-from server.fleet.models import Seat
+from dashboards import figures
+from server.compliance.models import CheckResult, CheckState, SeatEvent
+from server.fleet.models import Device, Floor, Readiness, Seat
+
+REFRESH_SECONDS = 30
+RECENT_EVENTS = 20
+# Worst first: the order results are listed in on a seat's page.
+STATE_ORDER = {state: rank for rank, state in enumerate(("fail", "unknown", "warn", "pass", "n/a"))}
+# Within a state, the catalog's order: OS before Chrome before the headset, as a fix proceeds.
+CATALOG_ORDER = {check.id: rank for rank, check in enumerate(CATALOG)}
+NEEDS_FIX = {CheckState.FAIL, CheckState.WARN, CheckState.UNKNOWN}
+STATUS_ORDER = {style.value: rank for rank, style in enumerate(figures.STATUSES)}
+NOT_READY_FILTER = ""  # the table's default: every seat that is not READY
 
 
-@login_required
-def floor(request: HttpRequest) -> HttpResponse:
-    seats = Seat.objects.select_related("floor__site").order_by("floor", "row", "column")
-    return render(request, "dashboards/floor.html", {"seats": seats})
+def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Seats and hostnames are for IT and supervisors: anonymous visitors go to the login page,
+    signed-in accounts without staff access get a page that says whom to ask."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        if not request.user.is_staff:
+            return render(request, "dashboards/forbidden.html", status=403)
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@require_GET
+@staff_required
+def floor_overview(request: HttpRequest) -> HttpResponse:
+    floors = list(Floor.objects.select_related("site").order_by("site__name", "name"))
+    if not floors:
+        return render(request, "dashboards/floor.html", {"floors": [], "floor": None})
+    floor = _chosen_floor(request, floors)
+    seats = list(Seat.objects.filter(floor=floor).select_related("device").order_by("row", "column", "label"))
+    zone = _zone(floor.site.timezone)
+    now = timezone.now()
+
+    counts = figures.count_by_status(seat.readiness for seat in seats)
+    status = request.GET.get("status", NOT_READY_FILTER)
+    if status not in Readiness.values and status != "all":
+        status = NOT_READY_FILTER
+    listed = [seat for seat in seats if _listed(seat.readiness, status)]
+    listed.sort(key=lambda seat: (STATUS_ORDER.get(seat.readiness, 99), seat.readiness_since, seat.label))
+
+    map_rows = [_map_row(seat, zone) for seat in seats]
+    context = {
+        "floors": floors,
+        "floor": floor,
+        "seats_total": len(seats),
+        "tiles": [{"style": style, "count": counts[style.value]} for style in figures.STATUSES],
+        "counts": counts,
+        "not_ready_total": len(seats) - counts["ready"],
+        "status": status,
+        "status_label": figures.status_style(status).label if status in Readiness.values else "",
+        "filters": _filters(floor, counts, len(seats)),
+        "rows": [_table_row(seat) for seat in listed],
+        "floor_map_json": figures.floor_map(map_rows, now=timezone.localtime(now, zone)).to_json(),
+        "summary_json": figures.readiness_summary(counts).to_json(),
+        "map_label": _map_label(counts),
+        "csv_url": reverse("api:seats") + "?" + urlencode(_csv_query(floor, status)),
+        "refresh_seconds": REFRESH_SECONDS,
+        "generated_at": now,
+        "timezone_name": str(zone),
+    }
+    with timezone.override(zone):
+        return render(request, "dashboards/floor.html", context)
+
+
+@require_GET
+@staff_required
+def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
+    seat = Seat.objects.select_related("floor__site", "device").filter(pk=seat_id).first()
+    if seat is None:
+        raise Http404(f"No seat {seat_id}")
+    device = getattr(seat, "device", None)
+    results = list(CheckResult.objects.filter(device=device)) if device else []
+    results.sort(
+        key=lambda r: (
+            STATE_ORDER.get(r.state, 9),
+            r.severity != "critical",
+            CATALOG_ORDER.get(r.check_id, 99),
+        )
+    )
+    events = list(SeatEvent.objects.filter(seat=seat).order_by("-at")[:RECENT_EVENTS])
+    zone = _zone(seat.floor.site.timezone)
+    context = {
+        "seat": seat,
+        "style": figures.status_style(seat.readiness),
+        "device": device,
+        "os_label": OS_LABELS.get(device.os, device.os) if device else "",
+        "os_text": _os_text(device) if device else "",
+        "checks": [_check_row(result, device.os if device else "") for result in results],
+        "problems": sum(1 for result in results if result.state in NEEDS_FIX),
+        "events": [
+            {
+                "event": event,
+                "from_style": figures.status_style(event.from_readiness),
+                "to_style": figures.status_style(event.to_readiness),
+            }
+            for event in events
+        ],
+        "floor_url": reverse("dashboards:floor") + f"?floor={seat.floor_id}",
+        "api_url": reverse("api:seat", args=[seat.pk]),
+        "timezone_name": str(zone),
+    }
+    with timezone.override(zone):
+        return render(request, "dashboards/seat.html", context)
+
+
+@require_GET
+def plotly_js(request: HttpRequest, version: str) -> HttpResponse:
+    """plotly.min.js from the installed plotly package, so no page depends on a CDN.
+
+    The version is in the URL, so browsers may keep it for a year; an upgrade changes the URL.
+    """
+    if version != plotly.__version__:
+        raise Http404("Unknown plotly version")
+    body, compressed, etag = _plotly_bundle()
+    if request.headers.get("If-None-Match") == etag:
+        return HttpResponseNotModified()
+    use_gzip = "gzip" in request.headers.get("Accept-Encoding", "")
+    response = HttpResponse(compressed if use_gzip else body, content_type="text/javascript; charset=utf-8")
+    if use_gzip:
+        response["Content-Encoding"] = "gzip"
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["ETag"] = etag
+    patch_vary_headers(response, ["Accept-Encoding"])
+    return response
+
+
+def plotly_js_url() -> str:
+    return reverse("dashboards:plotly_js", args=[plotly.__version__])
+
+
+@functools.cache
+def _plotly_bundle() -> tuple[bytes, bytes, str]:
+    # 4.6 MB read and compressed once per process, not per request.
+    body = (Path(plotly.__file__).parent / "package_data" / "plotly.min.js").read_bytes()
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    return body, gzip.compress(body, compresslevel=6, mtime=0), etag
+
+
+def _os_text(device: Device) -> str:
+    label = OS_LABELS.get(device.os, device.os)
+    version = device.os_version.strip()
+    # Agents report "Windows 11 23H2" on some systems and "23H2" on others.
+    return version if version.lower().startswith(label.lower()) else f"{label} {version}".strip()
+
+
+def _chosen_floor(request: HttpRequest, floors: list[Floor]) -> Floor:
+    wanted = request.GET.get("floor", "")
+    if not wanted:
+        return floors[0]
+    for floor in floors:
+        if str(floor.pk) == wanted:
+            return floor
+    raise Http404("No such floor")
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo | dt.timezone:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        # A mistyped site time zone must not take the floor page down; UTC is still true.
+        return dt.timezone.utc
+
+
+def _listed(readiness: str, status: str) -> bool:
+    if status == "all":
+        return True
+    if status == NOT_READY_FILTER:
+        return readiness != Readiness.READY
+    return readiness == status
+
+
+def _filters(floor: Floor, counts: dict[str, int], total: int) -> list[dict[str, Any]]:
+    base = reverse("dashboards:floor")
+    options = [("", "Needs attention", total - counts["ready"])]
+    options += [(style.value, style.label, counts[style.value]) for style in figures.STATUSES]
+    options.append(("all", "All seats", total))
+    return [
+        {
+            "value": value,
+            "label": label,
+            "count": count,
+            "url": base + "?" + urlencode({"floor": floor.pk, **({"status": value} if value else {})}),
+        }
+        for value, label, count in options
+    ]
+
+
+def _csv_query(floor: Floor, status: str) -> dict[str, str]:
+    query = {"format": "csv", "site": floor.site.name, "floor": floor.name}
+    if status == NOT_READY_FILTER:
+        query["status"] = ",".join(value for value in Readiness.values if value != Readiness.READY)
+    elif status in Readiness.values:
+        query["status"] = status
+    return query
+
+
+def _map_label(counts: dict[str, int]) -> str:
+    parts = [
+        f"{counts[style.value]} {style.label.lower()}" for style in figures.STATUSES if counts[style.value]
+    ]
+    return "Floor map of seats by readiness: " + (", ".join(parts) if parts else "no seats")
+
+
+def _catalog_check(check_id: str) -> Check | None:
+    try:
+        return get_check(check_id)
+    except KeyError:
+        # A result from a check that this catalog no longer (or not yet) has: show its id.
+        return None
+
+
+def _check_title(check_id: str) -> str:
+    check = _catalog_check(check_id)
+    return check.title if check else check_id
+
+
+def _fix(check_id: str, os_name: str) -> Fix | None:
+    try:
+        return fix_for(check_id, os_name)
+    except (KeyError, ValueError):
+        # Unknown check or an OS the catalog has no steps for: the page says so instead.
+        return None
+
+
+def _failing_with_titles(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {**item, "title": _check_title(str(item.get("check_id", ""))), "mark": _state_mark(item.get("state"))}
+        for item in failing or []
+    ]
+
+
+def _state_mark(state: Any) -> str:
+    return figures.CHECK_STATE_GLYPHS.get(str(state), "•")
+
+
+def _map_row(seat: Seat, zone: Any) -> dict[str, Any]:
+    device = getattr(seat, "device", None)
+    return {
+        "id": seat.pk,
+        "url": reverse("dashboards:seat", args=[seat.pk]),
+        "label": seat.label,
+        "row": seat.row,
+        "column": seat.column,
+        "team": seat.team,
+        "readiness": seat.readiness,
+        "since": timezone.localtime(seat.readiness_since, zone),
+        "hostname": device.hostname if device else "",
+        "failing": _failing_with_titles(seat.failing),
+    }
+
+
+def _table_row(seat: Seat) -> dict[str, Any]:
+    device = getattr(seat, "device", None)
+    failing = _failing_with_titles(seat.failing)
+    if failing:
+        note = ""
+    elif device is None:
+        note = "No workstation is assigned to this seat."
+    elif seat.evaluated_at is None:
+        note = "Waiting for the first report from this workstation."
+    else:
+        note = "No check details recorded."
+    return {
+        "seat": seat,
+        "style": figures.status_style(seat.readiness),
+        "device": device,
+        "failing": failing,
+        "note": note,
+        "url": reverse("dashboards:seat", args=[seat.pk]),
+    }
+
+
+def _check_row(result: CheckResult, os_name: str) -> dict[str, Any]:
+    needs_fix = result.state in NEEDS_FIX
+    check = _catalog_check(result.check_id)
+    return {
+        "result": result,
+        "title": check.title if check else result.check_id,
+        "area": check.area if check else "",
+        "state_label": CheckState(result.state).label if result.state in CheckState.values else result.state,
+        "mark": _state_mark(result.state),
+        "needs_fix": needs_fix,
+        "fix": _fix(result.check_id, os_name) if needs_fix else None,
+    }

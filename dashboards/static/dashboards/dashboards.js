@@ -1,0 +1,64 @@
+/* Draws the Plotly figures a page embeds as JSON, and keeps the floor page current.
+ *
+ * Every 30 s the page is fetched again and only its live parts (counts, table, figure data) are
+ * swapped, so a supervisor sees seats turn READY without losing scroll position or the open
+ * floor picker. A lost session stops the refresh and reloads, which lands on the login page. */
+(function () {
+  "use strict";
+
+  var PLOT_CONFIG = { displaylogo: false, displayModeBar: false, responsive: true, scrollZoom: false };
+  var script = document.getElementById("dashboards-js");
+  var refreshSeconds = Number(script && script.dataset.refreshSeconds) || 0;
+  var clickBound = new WeakSet();
+
+  function draw(element) {
+    var source = document.getElementById(element.dataset.figure);
+    if (!source) { return; }
+    var figure = JSON.parse(source.textContent);
+    Plotly.react(element, figure.data, figure.layout, PLOT_CONFIG).then(function () {
+      if (element.hasAttribute("data-click-through") && !clickBound.has(element)) {
+        clickBound.add(element);
+        element.on("plotly_click", function (event) {
+          var point = event.points && event.points[0];
+          var url = point && point.customdata && point.customdata[1];
+          if (url) { window.location.href = url; }
+        });
+      }
+    });
+  }
+
+  function drawAll() {
+    document.querySelectorAll("[data-figure]").forEach(draw);
+  }
+
+  function refresh() {
+    if (document.hidden) { return; }
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (response) {
+        if (response.redirected || response.status === 401 || response.status === 403) {
+          window.location.reload();
+          throw new Error("session ended");
+        }
+        if (!response.ok) { throw new Error("HTTP " + response.status); }
+        return response.text();
+      })
+      .then(function (text) {
+        var fresh = new DOMParser().parseFromString(text, "text/html");
+        document.querySelectorAll("[data-live]").forEach(function (element) {
+          var replacement = fresh.getElementById(element.id);
+          if (replacement) { element.innerHTML = replacement.innerHTML; }
+        });
+        drawAll();
+      })
+      .catch(function () {
+        // The server may be restarting; the next tick tries again.
+      });
+  }
+
+  document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
+    select.addEventListener("change", function () { select.form.submit(); });
+  });
+
+  drawAll();
+  if (refreshSeconds > 0) { window.setInterval(refresh, refreshSeconds * 1000); }
+})();

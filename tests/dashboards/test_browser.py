@@ -1,0 +1,138 @@
+"""The dashboards in a real Chromium: sign in through the form, read the floor map and the
+table, click through to a seat. Screenshot of the floor: /tmp/readyfloor-floor.png."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from readyfloor_agent.checks import fix_for
+
+from tests.dashboards.conftest import MIC_BLOCKED, NO_HEADSET
+
+# Playwright's sync API keeps an asyncio loop in this thread; the ORM calls the tests make
+# between page actions are still plain synchronous code.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+SCREENSHOT = "/tmp/readyfloor-floor.png"
+SEAT_SCREENSHOT = "/tmp/readyfloor-seat.png"
+LOGIN_SCREENSHOT = "/tmp/readyfloor-login.png"
+SEAT_MARKERS = "#floor-map .scatterlayer .point"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator:
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium) -> Iterator:
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    yield page
+    context.close()
+    assert errors == [], "the page logged JavaScript errors"
+
+
+def sign_in(page, live_server, screenshot: str | None = None) -> None:
+    page.goto(live_server.url + "/")
+    assert "/login/" in page.url
+    if screenshot:
+        page.screenshot(path=screenshot)
+    page.get_by_label("Username").fill("ines")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector("#floor-map .main-svg")
+
+
+def test_an_admin_signs_in_reads_the_floor_and_opens_a_seat_that_cannot_take_calls(
+    page, live_server, admin_user, floorplan
+):
+    sign_in(page, live_server, screenshot=LOGIN_SCREENSHOT)
+
+    assert page.locator(SEAT_MARKERS).count() == 8
+    assert page.get_by_role("heading", name="Floor 1").is_visible()
+    table = page.locator("table.seats")
+    assert table.get_by_text(MIC_BLOCKED["reason"]).is_visible()
+    assert table.get_by_text(NO_HEADSET["reason"]).is_visible()
+    assert page.locator("#floor-map .legendtext", has_text="Not ready (1)").count() == 1
+    page.screenshot(path=SCREENSHOT, full_page=True)
+
+    table.get_by_role("link", name="B-01").click()
+
+    page.wait_for_url(f"**/seats/{floorplan.not_ready.pk}/")
+    assert page.get_by_role("heading", name="Seat B-01").is_visible()
+    fix = fix_for("chrome.mic.site", "windows")
+    steps = page.locator("li.check", has_text="CTI sites may use the microphone").locator(".fix-steps li")
+    assert steps.all_inner_texts() == list(fix.steps)
+    assert page.get_by_text(fix.it_note).is_visible()
+    page.screenshot(path=SEAT_SCREENSHOT, full_page=True)
+
+
+def test_hovering_a_seat_on_the_map_shows_why_and_clicking_it_opens_the_seat(
+    page, live_server, admin_user, floorplan
+):
+    sign_in(page, live_server)
+    marker = (
+        page.locator("#floor-map .scatterlayer .trace")
+        .filter(has=page.locator(".textpoint", has_text="B-01"))
+        .locator(".point")
+    )
+    box = marker.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+
+    page.mouse.move(x, y)
+    hover = page.locator("#floor-map .hoverlayer")
+    hover.get_by_text("Support").wait_for()
+    assert "Workstation: lyon-b01" in hover.text_content()
+    assert MIC_BLOCKED["reason"] in hover.text_content()
+
+    page.mouse.click(x, y)
+    page.wait_for_url(f"**/seats/{floorplan.not_ready.pk}/")
+
+
+def test_a_seat_that_gets_fixed_turns_ready_on_the_open_page_without_a_reload(
+    page, live_server, admin_user, floorplan, monkeypatch
+):
+    from django.utils import timezone
+
+    from dashboards import views
+    from server.fleet.models import Seat
+
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 1)
+    sign_in(page, live_server)
+    page.evaluate("window.stillTheSamePage = true")
+    ready_tile = page.locator(".tile-ready .tile-count")
+    assert ready_tile.inner_text() == "4"
+
+    Seat.objects.filter(pk=floorplan.not_ready.pk).update(
+        readiness="ready", failing=[], readiness_since=timezone.now()
+    )
+
+    page.wait_for_function("document.querySelector('.tile-ready .tile-count').textContent.trim() === '5'")
+    assert page.locator("table.seats").get_by_text(MIC_BLOCKED["reason"]).count() == 0
+    page.locator("#floor-map .legendtext", has_text="Ready (5)").wait_for()
+    assert page.evaluate("window.stillTheSamePage") is True
