@@ -322,8 +322,13 @@ class BundleHost(Host):
         member = self._stored_member(path)
         if member is None:
             raise NotFound(f"{path} does not exist (not in the bundle)")
-        # immutable: never create journal or lock files next to a fixture or in a temp copy.
-        return connect_sqlite_readonly(self._store.real_path(member), timeout=timeout, immutable=True)
+        real = self._store.real_path(member)
+        try:
+            # immutable: never create journal or lock files next to a fixture or in a temp copy.
+            return connect_sqlite_readonly(real, timeout=timeout, immutable=True)
+        except ReadError as error:
+            # Name the file as it was on the seat, not where the bundle happens to be unpacked.
+            raise ReadError(error.reason.replace(real, path)) from None
 
     # commands
 

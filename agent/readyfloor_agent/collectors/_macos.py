@@ -119,10 +119,10 @@ def os_mic(host: Host) -> dict[str, Any]:
 
 
 def _tcc_reason(path: str, error: ReadError) -> str:
-    detail = error.reason
+    detail = error.reason if path in error.reason else f"{path}: {error.reason}"
     if any(marker in detail.lower() for marker in _NO_ACCESS):
-        return f"no Full Disk Access: the agent may not read {path} ({detail})"
-    return f"could not read {path}: {detail}"
+        return f"no Full Disk Access: the agent may not read the TCC database ({detail})"
+    return f"could not read the TCC database ({detail})"
 
 
 def tcc_verdict(host: Host, path: str) -> str | None:
