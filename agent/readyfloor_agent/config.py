@@ -278,6 +278,19 @@ class StateDir:
         with contextlib.suppress(FileNotFoundError):
             self.node_key_file.unlink()
 
+    # enrol secret, remembered by `enroll` so a later 401 can re-enrol ----------------------
+
+    def enroll_secret(self) -> str | None:
+        try:
+            secret = (self.path / "enroll_secret").read_text("utf-8").strip()
+        except OSError:
+            return None
+        return secret or None
+
+    def save_enroll_secret(self, secret: str) -> None:
+        self.ensure()
+        write_file_durably(self.path / "enroll_secret", secret.encode("utf-8"), mode=0o600)
+
     # small persistent values --------------------------------------------------------------
 
     def load(self) -> dict[str, Any]:
