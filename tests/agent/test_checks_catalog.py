@@ -218,6 +218,13 @@ def test_agent_fresh(minutes: int, window: int, state: State, reason: str) -> No
     assert readiness_of(results) is (Readiness.OFFLINE if state is State.FAIL else Readiness.READY)
 
 
+def test_agent_fresh_is_judged_even_when_the_report_is_garbage() -> None:
+    results = evaluate(["not", "facts"], POLICY, last_seen=NOW - dt.timedelta(hours=2), now=NOW)
+    assert results[0].state is State.FAIL
+    assert all(x.state is State.UNKNOWN for x in results[1:] if x.state is not State.NA)
+    assert readiness_of(results) is Readiness.OFFLINE
+
+
 def test_agent_fresh_on_the_seat_itself_is_not_applicable() -> None:
     fresh = evaluate(SEATS["macos"](), POLICY, now=NOW)[0]
     assert (fresh.state, fresh.reason) == (State.NA, "checked on the seat itself")

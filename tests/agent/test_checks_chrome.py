@@ -160,6 +160,26 @@ def test_chrome_mic_global(
     assert_case(os_name, changes, "chrome.mic.global", policy, state, fragment)
 
 
+def test_policy_block_without_cti_origins_to_check_warns_when_an_allow_list_exists() -> None:
+    with_list = managed(AudioCaptureAllowed=False, AudioCaptureAllowedUrls=["https://[*.]my.salesforce.com"])
+    assert_case(
+        "windows",
+        with_list,
+        "chrome.mic.global",
+        Policy(),
+        State.WARN,
+        "outside AudioCaptureAllowedUrls (https://[*.]my.salesforce.com)",
+    )
+    assert_case(
+        "windows",
+        managed(AudioCaptureAllowed=False),
+        "chrome.mic.global",
+        Policy(),
+        State.FAIL,
+        "no site may ask for the microphone",
+    )
+
+
 # --- chrome.mic.site -------------------------------------------------------------------------
 
 TWO_PROFILES = {

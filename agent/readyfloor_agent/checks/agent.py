@@ -47,34 +47,28 @@ def judge_fresh(seat: Seat, policy: Policy) -> Verdict:
     return Verdict(State.PASS, f"last report {human_duration(age)} ago (window {window})", evidence)
 
 
+_SEAT_STEPS = (
+    "Make sure the computer is on, awake and connected to the network.",
+    "Sign in: the ReadyFloor agent checks the seat only while someone is signed in.",
+    "If the seat still shows as offline after a few minutes, restart the computer.",
+    "If it keeps happening, tell IT the seat's name.",
+)
+
 FRESH_FIXES = {
     "windows": Fix(
-        (
-            "Make sure the computer is switched on, awake and connected to the network.",
-            "Restart the computer if it has been on for days; the ReadyFloor agent starts with it.",
-            "If this keeps happening, tell IT the seat's name.",
-        ),
-        "Check the ReadyFloor agent service (sc query readyfloor-agent), its spool and the network path to "
-        "the server; power plans that sleep the seat also stop reports.",
+        _SEAT_STEPS,
+        "Check that the 'ReadyFloor Agent' task (Task Scheduler > ReadyFloor) runs at sign-in for this user, "
+        "and the network path to the server; power plans that sleep the seat also stop reports.",
     ),
     "macos": Fix(
-        (
-            "Make sure the Mac is switched on, awake and connected to the network.",
-            "Restart the Mac if it has been on for days; the ReadyFloor agent starts with it.",
-            "If this keeps happening, tell IT the seat's name.",
-        ),
-        "Check the agent's launchd job (launchctl print system/dev.readyfloor.agent) and the network path to "
-        "the server; Energy Saver sleep also stops reports.",
+        _SEAT_STEPS,
+        "Check the com.readyfloor.agent launchd job in the user's session (launchctl list | grep readyfloor) "
+        "and the network path to the server; sleep settings also stop reports.",
     ),
     "linux": Fix(
-        (
-            "Make sure the computer is switched on, awake and connected to the network.",
-            "Restart the computer if it has been on for days; the ReadyFloor agent starts with it.",
-            "If this keeps happening, tell IT the seat's name.",
-        ),
-        "Check the agent's systemd unit (systemctl status readyfloor-agent, "
-        "journalctl -u readyfloor-agent) and "
-        "the network path to the server.",
+        _SEAT_STEPS,
+        "Check the user service (systemctl --user status readyfloor-agent; journalctl --user -u "
+        "readyfloor-agent) and the network path to the server.",
     ),
 }
 

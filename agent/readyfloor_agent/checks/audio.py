@@ -454,7 +454,7 @@ DEFAULT_FIXES = {
 CHROME_DEVICE_FIXES = {
     os_name: Fix(
         (
-            "In Chrome, type chrome://settings/content/microphone in the address bar and press Enter.",
+            "Open a new Chrome tab and go to chrome://settings/content/microphone.",
             "In the drop-down at the top, choose the headset (or 'Default' if the headset is your "
             "computer's default microphone).",
             "Reload the softphone page.",

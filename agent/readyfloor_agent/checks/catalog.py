@@ -108,7 +108,7 @@ def evaluate(
             verdict = Verdict(State.NA, check.not_applicable(policy) or "")
         elif facts is None:
             verdict = Verdict(State.UNKNOWN, NO_REPORT, {"no_report": True})
-        elif not isinstance(facts, Mapping):
+        elif not isinstance(facts, Mapping) and check.reads:
             verdict = Verdict(State.UNKNOWN, "The seat's report is not readable")
         else:
             verdict = _judge(check, seat, policy)

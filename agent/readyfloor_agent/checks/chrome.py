@@ -365,6 +365,15 @@ def judge_mic_global(seat: Seat, policy: Policy) -> Verdict:
             )
         if uncovered:
             return Verdict(State.FAIL, f"{policy_block}; not allow-listed: {', '.join(uncovered)}", evidence)
+        allowed = [u for u in strings(chrome_policy.get("AudioCaptureAllowedUrls")) if u.strip() != "*"]
+        if allowed:
+            # Without CTI origins in the policy there is no saying whether the allow-list covers them.
+            return Verdict(
+                State.WARN,
+                f"{policy_block} outside AudioCaptureAllowedUrls ({', '.join(allowed[:3])}); "
+                "no CTI origins are configured to check against it",
+                evidence,
+            )
         return Verdict(State.FAIL, policy_block, evidence)
 
     profile = seat.profile(directory)
@@ -560,7 +569,7 @@ INSTALLED_FIXES = {
 MIC_GLOBAL_FIXES = {
     os_name: Fix(
         (
-            "In Chrome, type chrome://settings/content/microphone in the address bar and press Enter.",
+            "Open a new Chrome tab and go to chrome://settings/content/microphone.",
             "Choose 'Sites can ask to use your microphone'.",
             "If that choice is greyed out with a building icon, your company manages it: contact IT.",
             "Reload the softphone page.",
