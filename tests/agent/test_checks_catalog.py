@@ -238,6 +238,17 @@ def test_naive_datetimes_are_taken_as_utc() -> None:
     assert fresh.reason == "last report 5 min ago (window 15 min)"
 
 
+def test_naive_now_is_compared_with_expirations_as_utc() -> None:
+    expiring = exception("https://acme.my.salesforce.com:443,*", 1, expiration="2026-11-03T09:00:00Z")
+    facts = changed(SEATS["windows"](), {"chrome.profiles[0].mic_exceptions": [expiring]})
+    site = {x.check_id: x for x in evaluate(facts, POLICY, now=NOW.replace(tzinfo=None))}["chrome.mic.site"]
+    assert site.state is State.PASS
+    later = {x.check_id: x for x in evaluate(facts, POLICY, now=NOW + dt.timedelta(hours=1))}[
+        "chrome.mic.site"
+    ]
+    assert later.state is State.WARN
+
+
 def test_evaluate_without_now_uses_the_current_time() -> None:
     recent = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=30)
     assert evaluate(SEATS["windows"](), POLICY, last_seen=recent)[0].state is State.PASS

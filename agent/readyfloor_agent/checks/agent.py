@@ -9,11 +9,6 @@ from .model import Check, Fix, Policy, State, Verdict
 from .seat import Seat
 
 
-def _as_utc(moment: dt.datetime) -> dt.datetime:
-    # Naive datetimes are taken as UTC: the server stores UTC and the agent reports it.
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
-
-
 def human_duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
     if seconds < 120:
@@ -31,8 +26,9 @@ def human_duration(seconds: float) -> str:
 def judge_fresh(seat: Seat, policy: Policy) -> Verdict:
     if seat.last_seen is None:
         return Verdict(State.NA, "checked on the seat itself")
-    now = _as_utc(seat.now or dt.datetime.now(dt.timezone.utc))
-    last_seen = _as_utc(seat.last_seen)
+    # evaluate() hands over aware UTC datetimes.
+    now = seat.now or dt.datetime.now(dt.timezone.utc)
+    last_seen = seat.last_seen
     age = (now - last_seen).total_seconds()
     window = human_duration(policy.freshness_s)
     evidence = {

@@ -34,6 +34,11 @@ CATALOG: tuple[Check, ...] = tuple(_BY_ID[check_id] for check_id in _ORDER)
 NO_REPORT = "no report from this seat yet"
 
 
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """Naive datetimes are taken as UTC: the server stores UTC and agents report it."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+
+
 def get_check(check_id: str) -> Check:
     return _BY_ID[check_id]
 
@@ -96,8 +101,8 @@ def evaluate(
 ) -> list[CheckResult]:
     """One result per catalog check, in catalog order. Pure: the same facts, policy and times
     give the same results; only a missing ``now`` reads the clock (current UTC)."""
-    if now is None:
-        now = dt.datetime.now(dt.timezone.utc)
+    now = as_utc(now) if now is not None else dt.datetime.now(dt.timezone.utc)
+    last_seen = as_utc(last_seen) if last_seen is not None else None
     seat = Seat(facts if isinstance(facts, Mapping) else {}, last_seen=last_seen, now=now)
     results = []
     for check in CATALOG:
