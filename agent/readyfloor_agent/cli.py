@@ -124,10 +124,13 @@ def _open_host(bundle: str | None, platform: str | None) -> Any:
 
 def _collect(bundle: str | None, platform: str | None) -> dict[str, Any]:
     from .collectors import collect
+    from .host import ReadError
 
     host = _open_host(bundle, platform)
     try:
         return collect(host)
+    except ReadError as error:
+        raise CommandError(f"could not read the seat: {error}") from error
     finally:
         close = getattr(host, "close", None)
         if callable(close):
@@ -353,6 +356,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     state = _state(settings)
     settings = _with_enrolment(settings, state)
+    if state.node_key() is None and not settings.enroll_secret:
+        raise CommandError(
+            "this computer is not enrolled: run 'readyfloor-agent enroll --server URL --secret SECRET' "
+            "or set READYFLOOR_SERVER and READYFLOOR_ENROLL_SECRET"
+        )
     try:
         service = AgentService(settings, state=state)
     except NotEnrolled as error:

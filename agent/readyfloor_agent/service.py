@@ -176,7 +176,13 @@ class AgentService:
         )
         steps = 0
         while not self._stop.is_set():
-            delay = self.step()
+            try:
+                delay = self.step()
+            except Exception:
+                # A full disk or a bug must not end reporting for good: log it, wait, try again.
+                log.exception("the agent's loop failed; retrying")
+                self.failures += 1
+                delay = self.backoff_delay()
             steps += 1
             if max_steps is not None and steps >= max_steps:
                 break
@@ -231,7 +237,11 @@ class AgentService:
         self._latest_facts = facts
         self.counters.collected += 1
         body = report.build_checkin(facts, last_acknowledged_hash=self.state.get("last_acknowledged_hash"))
-        return self.spool.put(body, facts=facts)
+        try:
+            return self.spool.put(body, facts=facts)
+        except OSError as error:
+            log.error("cannot write to the spool %s (%s); this report is lost", self.spool.directory, error)
+            return None
 
     def drain(self) -> bool:
         """Send queued reports oldest-first until the spool is empty (True) or the server

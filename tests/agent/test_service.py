@@ -462,3 +462,26 @@ def test_the_service_uses_a_real_client_by_default(server: FakeAgentServer, tmp_
     service = make_service(server, tmp_path)
     assert isinstance(service.client, AgentClient)
     assert service.client.base_url == server.url
+
+
+def test_an_unexpected_error_in_a_turn_is_logged_and_the_loop_goes_on(
+    server: FakeAgentServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    service = make_service(server, tmp_path, clock=clock)
+
+    def broken_checkin(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("a bug in the client")
+
+    def wait(seconds: float) -> None:
+        clock.wait(seconds)
+        if len(clock.waits) == 3:
+            service.stop()
+
+    service.client.checkin = broken_checkin  # type: ignore[method-assign]
+    service.wait = wait
+    service.run()
+
+    assert len(clock.waits) == 3
+    assert "retrying" in caplog.text
+    assert len(service.spool) >= 1, "the reports are kept for when the bug is fixed"
