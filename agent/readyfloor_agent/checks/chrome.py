@@ -153,6 +153,8 @@ def _profile_gate(seat: Seat, directory: str, origin: str, what: str) -> SiteDec
 def combine(decisions: list[SiteDecision], directory: str, other_profiles: dict[str, str]) -> Verdict:
     """Several CTI origins: the worst one decides, and the reason names every origin that is
     that bad."""
+    if not decisions:
+        return Verdict(State.NA, "no CTI origins configured in policy")
     worst_rank = max(_SITE_STATE_RANK[d.state] for d in decisions)
     worst = [d for d in decisions if _SITE_STATE_RANK[d.state] == worst_rank]
     evidence: dict[str, Any] = {
