@@ -42,7 +42,7 @@ STATUSES: tuple[StatusStyle, ...] = (
 STATUS_BY_VALUE: dict[str, StatusStyle] = {style.value: style for style in STATUSES}
 UNKNOWN_STYLE = STATUS_BY_VALUE["unknown"]
 
-# A failing check's mark matches the seat status it causes: fail -> not ready, warn -> at risk.
+# A check's mark matches the seat status it causes (see check_effect): ✕ not ready, ! at risk.
 CHECK_STATE_GLYPHS = {"fail": "✕", "warn": "!", "unknown": "?", "pass": "✓", "n/a": "\N{EN DASH}"}
 
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", Arial, sans-serif'
@@ -80,31 +80,38 @@ def floor_map(seats: Sequence[Mapping[str, Any]], *, now: dt.datetime | None = N
 
     for style in STATUSES:
         group = [seat for seat in seats if status_style(seat.get("readiness", "")).value == style.value]
+        points = {
+            "x": [int(seat["column"]) for seat in group],
+            "y": [int(seat["row"]) for seat in group],
+            "text": [_marker_text(seat, style, size) for seat in group],
+            "hovertext": [seat_hover(seat, now) for seat in group],
+            "customdata": [[seat.get("id"), seat.get("url") or ""] for seat in group],
+        }
+        if not group:
+            # Plotly leaves traces without points out of the legend; one blank point keeps
+            # "Offline (0)" there, which is news too.
+            points = {"x": [None], "y": [None], "text": [""], "hovertext": [""], "customdata": [[None, ""]]}
         figure.add_trace(
             go.Scatter(
                 name=f"{style.glyph} {style.label} ({counts[style.value]})",
                 legendgroup=style.value,
-                x=[int(seat["column"]) for seat in group],
-                y=[int(seat["row"]) for seat in group],
                 mode="markers+text",
                 marker={
                     "symbol": "square",
                     "size": size,
                     "color": style.color,
+                    # A dark frame on NOT READY seats: a second cue besides colour and glyph.
                     "line": {"color": "#333333" if style.value == "not_ready" else "#FFFFFF", "width": 2},
                 },
-                text=[_marker_text(seat, style, size) for seat in group],
                 textposition="middle center",
                 textfont={
                     "color": style.text_color,
                     "size": max(9, min(13, size // 4)),
                     "family": FONT_FAMILY,
                 },
-                hovertext=[seat_hover(seat, now) for seat in group],
                 hoverinfo="text",
-                customdata=[[seat.get("id"), seat.get("url") or ""] for seat in group],
-                # Keep empty statuses in the legend: "Not ready (0)" is news too.
                 showlegend=True,
+                **points,
             )
         )
 
@@ -219,12 +226,21 @@ def seat_hover(seat: Mapping[str, Any], now: dt.datetime) -> str:
         lines.append(f"{style.label} since {since:%Y-%m-%d %H:%M} ({duration(now - since)})")
     failing = list(seat.get("failing") or [])
     for item in failing[:HOVER_REASONS]:
-        mark = CHECK_STATE_GLYPHS.get(item.get("state", ""), "•")
+        mark = CHECK_STATE_GLYPHS.get(check_effect(item.get("state", ""), item.get("severity", "")), "•")
         title = item.get("title") or item.get("check_id", "")
         lines.append(f"{mark} {_e(title)}: {_e(_shorten(str(item.get('reason', ''))))}")
     if len(failing) > HOVER_REASONS:
         lines.append(f"… and {len(failing) - HOVER_REASONS} more")
     return "<br>".join(lines)
+
+
+def check_effect(state: str, severity: str) -> str:
+    """What a check result does to its seat, as a check state: a failed warning-level check only
+    puts the seat at risk, so it is marked like a warning. "Could not read" stays unknown and is
+    never shown as a failure."""
+    if state == "fail" and severity != "critical":
+        return "warn"
+    return state
 
 
 def duration(delta: dt.timedelta) -> str:

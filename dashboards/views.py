@@ -116,14 +116,16 @@ def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
     )
     events = list(SeatEvent.objects.filter(seat=seat).order_by("-at")[:RECENT_EVENTS])
     zone = _zone(seat.floor.site.timezone)
+    checks = [_check_row(result, device.os if device else "") for result in results]
     context = {
         "seat": seat,
         "style": figures.status_style(seat.readiness),
         "device": device,
         "os_label": OS_LABELS.get(device.os, device.os) if device else "",
         "os_text": _os_text(device) if device else "",
-        "checks": [_check_row(result, device.os if device else "") for result in results],
-        "problems": sum(1 for result in results if result.state in NEEDS_FIX),
+        "checks": checks,
+        "problems": [row for row in checks if row["needs_fix"]],
+        "fine": [row for row in checks if not row["needs_fix"]],
         "events": [
             {
                 "event": event,
@@ -261,13 +263,18 @@ def _fix(check_id: str, os_name: str) -> Fix | None:
 
 def _failing_with_titles(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
-        {**item, "title": _check_title(str(item.get("check_id", ""))), "mark": _state_mark(item.get("state"))}
+        {
+            **item,
+            "title": _check_title(str(item.get("check_id", ""))),
+            **_mark(str(item.get("state", "")), str(item.get("severity", ""))),
+        }
         for item in failing or []
     ]
 
 
-def _state_mark(state: Any) -> str:
-    return figures.CHECK_STATE_GLYPHS.get(str(state), "•")
+def _mark(state: str, severity: str) -> dict[str, str]:
+    effect = figures.check_effect(state, severity)
+    return {"effect": effect, "mark": figures.CHECK_STATE_GLYPHS.get(effect, "•")}
 
 
 def _map_row(seat: Seat, zone: Any) -> dict[str, Any]:
@@ -315,7 +322,7 @@ def _check_row(result: CheckResult, os_name: str) -> dict[str, Any]:
         "title": check.title if check else result.check_id,
         "area": check.area if check else "",
         "state_label": CheckState(result.state).label if result.state in CheckState.values else result.state,
-        "mark": _state_mark(result.state),
+        **_mark(result.state, result.severity),
         "needs_fix": needs_fix,
         "fix": _fix(result.check_id, os_name) if needs_fix else None,
     }

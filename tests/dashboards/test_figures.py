@@ -121,7 +121,10 @@ def test_every_status_stays_in_the_legend_even_with_no_seats():
         "! At risk (0)",
         "✓ Ready (1)",
     ]
-    assert all(trace.showlegend for trace in figure.data)
+    # Plotly drops traces without points from the legend: an empty status gets one blank point.
+    for status in ("not_ready", "offline", "unknown", "at_risk"):
+        trace = trace_for(figure, status)
+        assert (list(trace.x), list(trace.y), list(trace.hovertext)) == ([None], [None], [""])
 
 
 def test_hover_shows_label_team_workstation_since_and_the_reasons():
@@ -189,6 +192,25 @@ def test_a_long_reason_is_shortened_in_the_hover():
 
     assert "x" * (figures.REASON_CHARS - 1) + "…" in hover
     assert "x" * figures.REASON_CHARS not in hover
+
+
+@pytest.mark.parametrize(
+    ("state", "severity", "mark"),
+    [
+        ("fail", "critical", "✕"),
+        ("fail", "warning", "!"),  # a failed warning-level check only puts the seat at risk
+        ("warn", "critical", "!"),
+        ("warn", "warning", "!"),
+        ("unknown", "critical", "?"),  # could not read is never shown as a failure
+        ("unknown", "warning", "?"),
+    ],
+)
+def test_each_reason_is_marked_by_what_it_does_to_the_seat(state, severity, mark):
+    item = {"check_id": "os.mic.exclusive", "state": state, "severity": severity, "reason": "why"}
+
+    hover = figures.seat_hover(seat("A-01", 0, 0, "at_risk", failing=[item]), NOW)
+
+    assert hover.endswith(f"{mark} os.mic.exclusive: why")
 
 
 def test_an_unexpected_readiness_is_drawn_as_unknown_not_dropped():

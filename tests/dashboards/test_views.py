@@ -317,6 +317,17 @@ def test_a_check_the_catalog_does_not_know_is_still_listed_by_its_id(staff_clien
     assert "No written fix for this check on Linux." in page
 
 
+def test_a_seat_where_everything_passes_says_so(staff_client, floorplan):
+    seat = floorplan.ready[0]
+    add_results(seat, {"chrome.installed": ("pass", "critical", "Chrome 131 is installed")})
+
+    page = text_of(staff_client.get(reverse("dashboards:seat", args=[seat.pk])))
+
+    assert "Every check passes." in page
+    assert "1 check passes or does not apply" in page
+    assert "How to fix it" not in page
+
+
 def test_a_seat_without_workstation_says_what_to_do(staff_client, floorplan):
     page = text_of(staff_client.get(reverse("dashboards:seat", args=[floorplan.unknown.pk])))
 
