@@ -45,6 +45,7 @@ BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 300.0
 JITTER = 0.10
 CONFIG_REFRESH_S = 3600.0
+CONFIG_RETRY_S = 300.0
 
 CollectFacts = Callable[[], "dict[str, Any]"]
 
@@ -162,11 +163,12 @@ class AgentService:
         self._next_collect_at = 0.0
         self._next_send_at = 0.0
         self._config_fetched_at: float | None = None
+        self._config_retry_at = 0.0
         self._forget_other_server()
 
     # -- public loop -----------------------------------------------------------------------
 
-    def run(self, *, max_steps: int | None = None) -> ServiceCounters:
+    def run(self) -> ServiceCounters:
         log.info(
             "agent %s reporting to %s; state in %s; %d report(s) waiting in the spool",
             __version__,
@@ -174,18 +176,18 @@ class AgentService:
             self.state.path,
             len(self.spool),
         )
-        steps = 0
         while not self._stop.is_set():
             try:
                 delay = self.step()
             except Exception:
-                # A full disk or a bug must not end reporting for good: log it, wait, try again.
+                # A full disk or a bug must not end reporting for good: log it, wait, try again,
+                # without collecting more often than the interval meanwhile.
                 log.exception("the agent's loop failed; retrying")
                 self.failures += 1
                 delay = self.backoff_delay()
-            steps += 1
-            if max_steps is not None and steps >= max_steps:
-                break
+                self._next_collect_at = max(
+                    self._next_collect_at, self.clock() + self.jittered(self.interval_s)
+                )
             if self.wait(delay) is True:
                 break
         log.info("agent stopped; %d report(s) kept in the spool for next time", len(self.spool))
@@ -193,10 +195,6 @@ class AgentService:
 
     def stop(self) -> None:
         self._stop.set()
-
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
 
     def step(self) -> float:
         """One turn of the loop; returns how long to wait before the next turn."""
@@ -343,7 +341,8 @@ class AgentService:
         self.state.update(**changes)
         self.last_error = None
         cached = self.state.cached_config() or {}
-        if response.config_version and response.config_version != cached.get("config_version"):
+        changed = response.config_version and response.config_version != cached.get("config_version")
+        if changed and self.clock() >= self._config_retry_at:
             self.refresh_config()
 
     def refresh_config(self) -> AgentConfig | None:
@@ -355,6 +354,9 @@ class AgentService:
         try:
             config = self.client.config(key)
         except (Unavailable, NodeInvalid, Rejected) as error:
+            # Not on every check-in: a server without a working config endpoint would double
+            # the agent's traffic.
+            self._config_retry_at = self.clock() + CONFIG_RETRY_S
             log.warning("could not fetch the seat's policy (%s); keeping the cached one", error)
             return None
         self.state.save_config(config.to_dict())
