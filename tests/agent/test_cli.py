@@ -239,6 +239,9 @@ def test_a_bundle_captured_here_is_judged_the_same_by_check_bundle(tmp_path: Pat
 
     assert replayed.returncode == live.returncode
     assert verdicts(replayed) == verdicts(live)
+    this_os = json.loads(live.stdout)["host"]["os"]
+    told = run_cli("check", "--json", "--cti-origin", CTI, "--bundle", str(bundle), "--platform", this_os)
+    assert verdicts(told) == verdicts(live)
 
 
 def test_a_missing_bundle_is_a_clear_error(tmp_path: Path) -> None:

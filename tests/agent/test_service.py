@@ -485,3 +485,19 @@ def test_an_unexpected_error_in_a_turn_is_logged_and_the_loop_goes_on(
     assert len(clock.waits) == 3
     assert "retrying" in caplog.text
     assert len(service.spool) >= 1, "the reports are kept for when the bug is fixed"
+
+
+def test_a_failing_config_endpoint_is_not_asked_on_every_check_in(
+    server: FakeAgentServer, tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    service = make_service(server, tmp_path, clock=clock)
+    server.fail("config", 503, times=100)
+
+    service.step()
+    for _ in range(3):
+        advance_to_next_collection(service, clock)
+
+    assert len(server.requests_to("checkin")) == 4
+    assert len(server.requests_to("config")) == 1
+    assert StateDir(tmp_path).cached_config() is None
