@@ -456,10 +456,31 @@ class BundleHost(Host):
         return name if isinstance(name, str) and name else self.location.stem
 
     def console_user(self) -> ConsoleUser | None:
+        if "user" not in self.manifest:
+            return self._user_from_files()
         user = self.manifest.get("user")
         if not isinstance(user, dict) or not user.get("name"):
             return None
         return ConsoleUser.from_json(user)
+
+    def _user_from_files(self) -> ConsoleUser | None:
+        """A hand-assembled bundle without a "user": the one home folder it holds files from,
+        taken as collected by that person themselves (their HKCU, their session)."""
+        homes = {"windows": ("c", "users"), "macos": ("users",), "linux": ("home",)}[self.platform]
+        names = set()
+        for key in self._members:
+            parts = key.split("/")
+            if len(parts) > len(homes) and tuple(part.lower() for part in parts[: len(homes)]) == homes:
+                names.add(parts[len(homes)])
+        names.discard("shared" if self.platform == "macos" else "public")
+        if len(names) != 1:
+            return None
+        name = names.pop()
+        if self.platform == "windows":
+            original = next(m for k, m in self._members.items() if k.split("/")[2:3] == [name])
+            name = _unescape_segment(original.split("/")[3])
+            return ConsoleUser(name=name, home=f"C:\\Users\\{name}")
+        return ConsoleUser(name=name, home=f"/{'Users' if self.platform == 'macos' else 'home'}/{name}")
 
 
 def _first_key(data: bytes) -> str:

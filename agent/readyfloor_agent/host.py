@@ -128,7 +128,8 @@ REGISTRY_ROOTS = {
 
 def canonical_key(key_path: str) -> str:
     """``HKLM\\Software\\X\\`` -> ``HKEY_LOCAL_MACHINE\\Software\\X`` (the form `reg export` writes)."""
-    parts = [part for part in key_path.replace("/", "\\").split("\\") if part]
+    # "/" is legal in key names (HKCR\MIME\Database\Content Type\application/json): only "\" separates.
+    parts = [part for part in key_path.split("\\") if part]
     if not parts:
         raise ValueError(f"not a registry key path: {key_path!r}")
     root = REGISTRY_ROOTS.get(parts[0].upper())

@@ -67,6 +67,10 @@ def decode_reg(data: bytes) -> str:
 def parse_reg(data: bytes | str) -> dict[str, RegistryKey]:
     """Keys of an export, in file order, keyed by their canonical path (``HKEY_...\\...``)."""
     text = decode_reg(data) if isinstance(data, (bytes, bytearray)) else data
+    # `reg export` always ends its file with a line break; a copy cut short does not.
+    machine_written = isinstance(data, (bytes, bytearray)) and data.startswith(codecs.BOM_UTF16_LE)
+    if machine_written and text.strip() and not text.endswith(("\n", "\r")):
+        raise RegFileError("the export ends in the middle of a line (truncated)")
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     keys: dict[str, RegistryKey] = {}
     number = 0

@@ -713,6 +713,10 @@ def chrome_policy_reg(path: str, policy: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _cut(text: str, fraction: float) -> str:
+    return text[: int(len(text) * fraction)]
+
+
 def windows_cases() -> list[Bundle]:
     headset_then_builtin = Endpoint(
         **{
@@ -814,7 +818,8 @@ def windows_cases() -> list[Bundle]:
         ),
         WindowsSeat(
             "any-chrome-preferences-corrupt",
-            profiles=[ChromeProfile(prefs=preferences(mic=HEALTHY_MIC)[:5731])],
+            # Cut off two thirds in, as a crash or a full disk during a write leaves it.
+            profiles=[ChromeProfile(prefs=_cut(preferences(mic=HEALTHY_MIC), 2 / 3))],
         ),
     ]
     bundles = [seat.build() for seat in cases]

@@ -224,10 +224,7 @@ def _ranking(value: Any) -> list[str] | None:
 
 def policy_facts(reading: PolicyReading) -> dict[str, Any]:
     problems = list(reading.problems)
-    facts: dict[str, Any] = {
-        "status": "unknown" if reading.problems else "ok",
-        "source": reading.source[:100],
-    }
+    facts: dict[str, Any] = {"status": "ok", "source": reading.source[:100]}
     values = reading.values
     for name in POLICY_BOOLEANS:
         facts[name] = _policy_bool(values.get(name), name, problems)
@@ -235,6 +232,8 @@ def policy_facts(reading: PolicyReading) -> dict[str, Any]:
         facts[name] = _policy_setting(values.get(name), name, problems)
     for name in POLICY_LISTS:
         facts[name] = _policy_list(values.get(name), name, problems)
+    # A value Chrome would reject leaves the effective policy in doubt: say so rather than guess.
+    facts["status"] = "unknown" if problems else "ok"
     facts["reason"] = join_reasons(*problems)
     return facts
 
