@@ -189,12 +189,16 @@ class _Store:
 class BundleHost(Host):
     """A seat as captured in a bundle. Reads nothing from the machine it runs on."""
 
-    def __init__(self, location: str | os.PathLike[str]) -> None:
+    def __init__(self, location: str | os.PathLike[str], *, platform: str | None = None) -> None:
         self.location = Path(location)
         self._store = _Store(self.location)
         self.manifest = self._load_manifest()
-        platform = self.manifest.get("platform")
-        self.platform = platform if platform in PLATFORMS else self._infer_platform()
+        if platform is None:
+            named = self.manifest.get("platform")
+            platform = named if named in PLATFORMS else self._infer_platform()
+        elif platform not in PLATFORMS:
+            raise ValueError(f"unknown platform {platform!r}")
+        self.platform = platform
         self._files: dict[str, dict[str, Any]] = {}
         for entry in self._entries("files"):
             if isinstance(entry.get("path"), str):
@@ -498,12 +502,13 @@ def _first_key(data: bytes) -> str:
         return ""
 
 
-def open_bundle(path: str | os.PathLike[str]) -> BundleHost:
-    """A bundle (zip, unzipped folder, or hand-assembled folder) as a Host."""
+def open_bundle(path: str | os.PathLike[str], *, platform: str | None = None) -> BundleHost:
+    """A bundle (zip, unzipped folder, or hand-assembled folder) as a Host. ``platform``
+    overrides the manifest's (or, without one, the guess from the files)."""
     location = Path(path)
     if not location.exists():
         raise ReadError(f"{location} does not exist")
-    return BundleHost(location)
+    return BundleHost(location, platform=platform)
 
 
 # --- Recording --------------------------------------------------------------------------------

@@ -208,6 +208,14 @@ def test_a_hand_assembled_folder_needs_no_manifest(tmp_path: Path) -> None:
     assert facts["chrome"]["profiles"][0]["status"] == "ok"
 
 
+def test_the_platform_of_a_bundle_can_be_stated_when_opening_it(tmp_path: Path) -> None:
+    (tmp_path / "files" / "Users" / "ana").mkdir(parents=True)
+    (tmp_path / "files" / "Users" / "ana" / "notes.txt").write_text("hi")
+
+    assert open_bundle(tmp_path).platform == "macos"
+    assert open_bundle(tmp_path, platform="linux").platform == "linux"
+
+
 def test_an_empty_bundle_is_a_seat_where_nothing_could_be_found(tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps({"platform": "macos", "hostname": "M1"}))
 
