@@ -149,9 +149,12 @@ class _Store:
                 raise ReadError(f"{member} is larger than {limit} bytes; not read")
             try:
                 with self._zip.open(info) as handle:
-                    return handle.read(limit + 1)[: limit + 1]
+                    data = handle.read(limit + 1)
             except (OSError, zipfile.BadZipFile, EOFError) as error:
                 raise ReadError(f"{member} is damaged in the bundle: {error}") from None
+            if len(data) > limit:
+                raise ReadError(f"{member} is larger than {limit} bytes; not read")
+            return data
         path = self.location / member
         try:
             with open(path, "rb") as handle:
@@ -347,8 +350,9 @@ class BundleHost(Host):
                 raise NotFound(str(entry.get("error") or f"{argv[0]} is not installed"))
             if isinstance(entry.get("error"), str):
                 raise ReadError(entry["error"])
+            returncode = entry.get("returncode", 0)
             return CommandResult(
-                returncode=int(entry.get("returncode", 0) or 0),
+                returncode=returncode if isinstance(returncode, int) else 0,
                 stdout=self._command_text(entry, "stdout"),
                 stderr=self._command_text(entry, "stderr"),
             )

@@ -523,7 +523,9 @@ def _windows_console_user(host: LiveHost) -> ConsoleUser | None:  # pragma: no c
         return None
     profile_key = host.registry(f"HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\ProfileList\\{sid}")
     home = profile_key.get("ProfileImagePath", "") if profile_key else ""
-    return ConsoleUser(name=str(user).split("\\")[-1], home=str(home), sid=sid, agent_is_user=False)
+    # ProfileImagePath is REG_EXPAND_SZ and may read %SystemDrive%\Users\...
+    home = os.path.expandvars(str(home))
+    return ConsoleUser(name=str(user).split("\\")[-1], home=home, sid=sid, agent_is_user=False)
 
 
 class HostOverlay(Host):

@@ -113,6 +113,10 @@ def parse_reg(data: bytes | str) -> dict[str, RegistryKey]:
                 raise RegFileError("hex data continues past the end of the file (truncated)", start)
             stripped = stripped[:-1] + lines[number].strip()
             number += 1
+        # regedit writes a string holding line breaks as is, across several lines.
+        while number < len(lines) and _is_open_string(stripped):
+            stripped = f"{stripped}\n{lines[number].rstrip()}"
+            number += 1
         value_name, data_text = _split_value(stripped, start)
         if deleted:
             continue
@@ -129,6 +133,14 @@ def parse_reg(data: bytes | str) -> dict[str, RegistryKey]:
 def _is_hex_value(line: str) -> bool:
     equals = _value_separator(line)
     return equals is not None and line[equals + 1 :].lstrip().lower().startswith("hex")
+
+
+def _is_open_string(line: str) -> bool:
+    equals = _value_separator(line)
+    if equals is None:
+        return False
+    data = line[equals + 1 :].lstrip()
+    return data.startswith('"') and _string_end(data, 0) is None
 
 
 def _value_separator(line: str) -> int | None:

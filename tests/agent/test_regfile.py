@@ -184,3 +184,14 @@ def test_arbitrary_text_after_the_header_never_crashes_the_parser(text: str) -> 
     except RegFileError:
         return
     assert all(isinstance(key, RegistryKey) for key in keys.values())
+
+
+def test_a_string_holding_line_breaks_reads_across_lines() -> None:
+    text = (
+        "Windows Registry Editor Version 5.00\r\n\r\n[HKEY_CURRENT_USER\\X]\r\n"
+        '"Note"="first line\r\nsecond line"\r\n"After"=dword:00000001\r\n'
+    )
+
+    key = parse_reg(text.encode("utf-8"))["HKEY_CURRENT_USER\\X"]
+
+    assert (key.get("Note"), key.get("After")) == ("first line\nsecond line", 1)

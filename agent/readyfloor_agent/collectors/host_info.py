@@ -10,6 +10,7 @@ from ..host import Host
 
 def collect(host: Host, system: ModuleType) -> dict[str, Any]:
     details = system.host_facts(host)
+    user = details["console_user"]
     return {
         "status": "ok",
         "source": details["source"],
@@ -18,5 +19,5 @@ def collect(host: Host, system: ModuleType) -> dict[str, Any]:
         "os": host.platform,
         "os_version": details["os_version"],
         "serial": details["serial"],
-        "console_user": (details["console_user"] or None) and details["console_user"][:200],
+        "console_user": user[:200] if user else None,
     }
