@@ -234,7 +234,7 @@ class BundleHost(Host):
             return {}
         try:
             manifest = json.loads(self._store.read(MANIFEST, _MANIFEST_LIMIT).decode("utf-8-sig"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
             raise ReadError(f"the bundle's manifest.json is not valid JSON: {error}") from None
         if not isinstance(manifest, dict):
             raise ReadError("the bundle's manifest.json is not a JSON object")
@@ -245,7 +245,7 @@ class BundleHost(Host):
         return [entry for entry in entries if isinstance(entry, dict)] if isinstance(entries, list) else []
 
     def _infer_platform(self) -> str:
-        tops = {member.split("/")[1] for member in self._store.members if member.count("/") >= 2}
+        tops = {member.split("/")[1] for member in self._store.members if member.startswith("files/")}
         if any(member.startswith("registry/") for member in self._store.members) or any(
             len(top) == 1 for top in tops
         ):
