@@ -52,6 +52,7 @@ def page(chromium) -> Iterator:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.js_errors = errors  # a test that breaks the network on purpose clears what it caused
     yield page
     context.close()
     assert errors == [], "the page logged JavaScript errors"
@@ -136,3 +137,23 @@ def test_a_seat_that_gets_fixed_turns_ready_on_the_open_page_without_a_reload(
     assert page.locator("table.seats").get_by_text(MIC_BLOCKED["reason"]).count() == 0
     page.locator("#floor-map .legendtext", has_text="Ready (5)").wait_for()
     assert page.evaluate("window.stillTheSamePage") is True
+
+
+def test_the_page_says_when_it_cannot_refresh_instead_of_showing_a_frozen_floor(
+    page, live_server, admin_user, floorplan, monkeypatch
+):
+    from dashboards import views
+
+    monkeypatch.setattr(views, "REFRESH_SECONDS", 1)
+    sign_in(page, live_server)
+    problem = page.locator("#refresh-problem")
+    assert problem.is_hidden()
+
+    page.route(live_server.url + "/?**", lambda route: route.abort())
+    page.route(live_server.url + "/", lambda route: route.abort())
+    problem.wait_for(state="visible")
+    page.unroute(live_server.url + "/?**")
+    page.unroute(live_server.url + "/")
+
+    problem.wait_for(state="hidden")
+    page.js_errors[:] = [error for error in page.js_errors if "net::ERR_FAILED" not in error]

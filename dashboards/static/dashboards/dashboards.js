@@ -43,6 +43,7 @@
         return response.text();
       })
       .then(function (text) {
+        showProblem(false);
         var fresh = new DOMParser().parseFromString(text, "text/html");
         document.querySelectorAll("[data-live]").forEach(function (element) {
           var replacement = fresh.getElementById(element.id);
@@ -51,8 +52,15 @@
         drawAll();
       })
       .catch(function () {
-        // The server may be restarting; the next tick tries again.
+        // The server may be restarting: say so, since a frozen page would look like a calm floor.
+        // The next tick tries again.
+        showProblem(true);
       });
+  }
+
+  function showProblem(on) {
+    var problem = document.getElementById("refresh-problem");
+    if (problem) { problem.hidden = !on; }
   }
 
   document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
@@ -60,5 +68,9 @@
   });
 
   drawAll();
-  if (refreshSeconds > 0) { window.setInterval(refresh, refreshSeconds * 1000); }
+  if (refreshSeconds > 0) {
+    window.setInterval(refresh, refreshSeconds * 1000);
+    // A tab brought back to the front may show minutes-old seats: catch up at once.
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) { refresh(); } });
+  }
 })();
