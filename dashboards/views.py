@@ -81,7 +81,6 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
         "floor": floor,
         "seats_total": len(seats),
         "tiles": [{"style": style, "count": counts[style.value]} for style in figures.STATUSES],
-        "counts": counts,
         "not_ready_total": len(seats) - counts["ready"],
         "status": status,
         "status_label": figures.status_style(status).label if status in Readiness.values else "",
