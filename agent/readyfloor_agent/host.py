@@ -202,6 +202,13 @@ class Host(ABC):
         Overlays that answer through osquery return 'osquery:<kind>'."""
         return kind
 
+    def annotate(self, area: str, facts: dict[str, Any]) -> dict[str, Any]:
+        """Called by ``collect`` after each area ('host', 'os_mic', 'chrome', 'audio') with that
+        area's facts: every read since the previous call belongs to it. An overlay that answers
+        some reads another way (the osquery bridge) relabels the area's ``source`` and records
+        why a read fell back to the native reader; a plain host changes nothing."""
+        return facts
+
     def read_text(self, path: str, *, limit: int = DEFAULT_LIMIT, encoding: str = "utf-8") -> str:
         data = self.read_bytes(path, limit=limit)
         try:
@@ -568,3 +575,6 @@ class HostOverlay(Host):
 
     def source(self, kind: str) -> str:
         return self.inner.source(kind)
+
+    def annotate(self, area: str, facts: dict[str, Any]) -> dict[str, Any]:
+        return self.inner.annotate(area, facts)

@@ -26,18 +26,20 @@ SYSTEMS: dict[str, ModuleType] = {"windows": _windows, "macos": _macos, "linux":
 def collect(host: Host, *, osquery: Any = None) -> dict[str, Any]:
     """The facts of the seat behind ``host``. One area failing never stops the others.
 
-    ``osquery``: optional object with ``adapt(host) -> Host`` (the osquery bridge), returning
-    a host that answers the registry/plist/system_profiler reads through osquery and the rest
-    through ``host``; facts then name their source ``osquery:<kind>``.
+    ``osquery``: optional object with ``adapt(host) -> Host`` (``osquery_bridge.OsqueryBridge``),
+    returning a host that answers the registry/plist/system_profiler reads through osquery and
+    the rest through ``host``; its ``annotate`` then names each area's source ``osquery:<table>``
+    (or says why a read fell back to the native reader).
     """
     if osquery is not None:
         host = osquery.adapt(host)
     system = SYSTEMS[host.platform]
+    # One area at a time, in this order: Host.annotate attributes the reads in between to it.
     return {
-        "host": _guarded("host", lambda: host_info.collect(host, system), host),
-        "os_mic": _guarded("os_mic", lambda: os_mic.collect(host, system), host),
-        "chrome": _guarded("chrome", lambda: chrome.collect(host, system), host),
-        "audio": _guarded("audio", lambda: audio.collect(host, system), host),
+        "host": host.annotate("host", _guarded("host", lambda: host_info.collect(host, system), host)),
+        "os_mic": host.annotate("os_mic", _guarded("os_mic", lambda: os_mic.collect(host, system), host)),
+        "chrome": host.annotate("chrome", _guarded("chrome", lambda: chrome.collect(host, system), host)),
+        "audio": host.annotate("audio", _guarded("audio", lambda: audio.collect(host, system), host)),
     }
 
 
