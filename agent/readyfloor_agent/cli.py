@@ -102,22 +102,13 @@ def _open_host(bundle: str | None, platform: str | None) -> Any:
         from .host import live_host
 
         return live_host()
-    from .bundle import BundleHost, open_bundle
+    from .bundle import open_bundle
     from .host import ReadError
 
     try:
-        if platform is None:
-            return open_bundle(bundle)
-
-        class _BundleAs(BundleHost):
-            # A hand-assembled bundle can be ambiguous (no manifest); the caller says which OS
-            # it came from, which decides how its paths and registry exports are read.
-            def _load_manifest(self) -> dict[str, Any]:
-                return {**super()._load_manifest(), "platform": platform}
-
-        if not Path(bundle).exists():
-            raise ReadError(f"{bundle} does not exist")
-        return _BundleAs(bundle)
+        # A hand-assembled bundle can be ambiguous (no manifest); --platform says which OS it
+        # came from, which decides how its paths and registry exports are read.
+        return open_bundle(bundle, platform=platform)
     except ReadError as error:
         raise CommandError(f"cannot open the bundle: {error}") from error
 
@@ -224,7 +215,11 @@ def render_check(document: dict[str, Any], *, colour: bool = False, width: int |
     width = max(60, min(width or shutil.get_terminal_size((100, 24)).columns, 140))
     host = document["host"]
     os_label = OS_LABELS.get(host.get("os") or "", host.get("os") or "unknown OS")
-    version = f" {host['os_version']}" if host.get("os_version") else ""
+    version = str(host.get("os_version") or "")
+    # Collectors report "macOS 14.4.1" or "Windows 11 Pro 23H2": don't say the OS name twice.
+    if version.lower().startswith(os_label.lower()):
+        os_label = ""
+    version = f" {version}".rstrip() if os_label else version
     lines = [f"ReadyFloor self-check for {host.get('hostname') or 'this computer'} ({os_label}{version})"]
     origins = document["policy"].get("cti_origins") or []
     lines.append(f"Softphone sites: {', '.join(origins) if origins else '(none known)'}")

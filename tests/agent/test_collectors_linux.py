@@ -95,14 +95,15 @@ def test_an_empty_headset_jack_is_unplugged() -> None:
 
 
 def test_outside_the_session_the_kernels_cards_are_reported_with_the_reason() -> None:
+    """The kernel knows the cards but not the sound server's default: that stays unknown (None)."""
     audio = facts_of("linux-pactl-outside-session")["audio"]
 
     assert "Connection refused" in audio["reason"] and "/proc/asound" in audio["reason"]
     assert [
         (item["name"], item["transport"], item["vendor_id"], item["is_default"]) for item in audio["inputs"]
     ] == [
-        ("HDA Intel PCH", "builtin", None, False),
-        ("Jabra Evolve2 40", "usb", "0b0e", False),
+        ("HDA Intel PCH", "builtin", None, None),
+        ("Jabra Evolve2 40", "usb", "0b0e", None),
     ]
 
 

@@ -186,14 +186,17 @@ def judge_default(seat: Seat, policy: Policy) -> Verdict:
         return Verdict(
             State.WARN, f"The default input is {default['name']}, not the headset {headset['name']}", evidence
         )
-    if not any("is_default" in d for d in seat.inputs()):
-        return Verdict(State.UNKNOWN, "The report does not say which input is the default", evidence)
+    if not any(isinstance(d.get("is_default"), bool) for d in seat.inputs()):
+        return Verdict(State.UNKNOWN, _default_unreadable(seat).capitalize(), evidence)
     return Verdict(
         State.WARN, f"No input is set as default; make the headset {headset['name']} the default", evidence
     )
 
 
 # --- Chrome's own choice of microphone -----------------------------------------------------
+
+
+_TRANSPORT_QUALIFIERS = {"built-in", "builtin", "bluetooth", "usb", "virtual", "aggregate"}
 
 
 def _label_forms(text: str) -> tuple[str, set[str], str | None]:
@@ -212,7 +215,13 @@ def _label_forms(text: str) -> tuple[str, set[str], str | None]:
     forms = {value}
     inner = _PARENTHESISED.search(value)
     if inner and inner.group(1).strip():
-        forms.add(inner.group(1).strip())
+        qualifier = inner.group(1).strip()
+        forms.add(qualifier)
+        # macOS Chrome labels say "MacBook Pro Microphone (Built-in)" where the OS says
+        # "MacBook Pro Microphone". Only a transport qualifier is dropped: dropping any
+        # parenthesised part would make every Windows "Microphone (X)" match every other.
+        if qualifier in _TRANSPORT_QUALIFIERS:
+            forms.add(value[: inner.start()].strip())
     return value, forms, ids
 
 
@@ -303,10 +312,20 @@ def judge_chrome_device(seat: Seat, policy: Policy) -> Verdict:
             State.PASS, f"{label} uses the system default input, which is the headset {name}", evidence
         )
     default = _default_input(seat)
+    if default is None and not any(isinstance(d.get("is_default"), bool) for d in seat.inputs()):
+        return Verdict(
+            State.UNKNOWN, f"{label} uses the system default input; {_default_unreadable(seat)}", evidence
+        )
     actual = default["name"] if default else "not set"
     return Verdict(
         State.WARN, f"{label} uses the system default input ({actual}), not the headset {name}", evidence
     )
+
+
+def _default_unreadable(seat: Seat) -> str:
+    reason = as_str(seat.group("audio").get("reason"))
+    text = "the report does not say which input is the default"
+    return f"{text} ({reason})" if reason else text
 
 
 # --- contention ----------------------------------------------------------------------------

@@ -364,7 +364,8 @@ def _proc_input(
         "transport": transport,
         "vendor_id": vendor,
         "product_id": product,
-        "is_default": False,
+        # /proc and sysfs know nothing of the sound server's default: say so, don't guess.
+        "is_default": None,
         "is_default_communications": None,
         "exclusive_mode": None,
     }
