@@ -187,7 +187,8 @@ def judge_default(seat: Seat, policy: Policy) -> Verdict:
             State.WARN, f"The default input is {default['name']}, not the headset {headset['name']}", evidence
         )
     if not any(isinstance(d.get("is_default"), bool) for d in seat.inputs()):
-        return Verdict(State.UNKNOWN, _default_unreadable(seat).capitalize(), evidence)
+        reason = _default_unreadable(seat)
+        return Verdict(State.UNKNOWN, reason[0].upper() + reason[1:], evidence)
     return Verdict(
         State.WARN, f"No input is set as default; make the headset {headset['name']} the default", evidence
     )

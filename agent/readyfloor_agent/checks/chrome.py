@@ -87,7 +87,14 @@ def live_exceptions(raw: Any, now: dt.datetime | None) -> list[dict[str, Any]]:
         if setting_of(exception) not in (ALLOW, BLOCK, ASK):
             continue  # 0 means "use the default": the exception decides nothing.
         expires = _parse_time(exception.get("expiration"))
-        if expires is not None and now is not None and expires <= now:
+        # An expired grant no longer applies, except that a one-time allow is kept: it
+        # judges the same as no grant (Chrome will ask) and names why the person keeps being asked.
+        if (
+            expires is not None
+            and now is not None
+            and expires <= now
+            and exception.get("model") != MODEL_ONE_TIME
+        ):
             continue
         found.append(exception)
     order = {BLOCK: 0, ALLOW: 1, ASK: 2}
