@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## Run the product with a demo floor (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set).
 run: $(STAMP)
-	$(PY) manage.py serve --demo
+	$(PY) manage.py serve --demo $(if $(FIX_AFTER),--fix-after $(FIX_AFTER))
 
 ## The whole test suite (needs Debian's chromium for the browser tests; installed here if missing).
 test: $(STAMP)

@@ -35,8 +35,17 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "8000")))
         parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
         parser.add_argument("--web-workers", type=int, default=int(os.getenv("WEB_CONCURRENCY", "2")))
+        parser.add_argument(
+            "--fix-after",
+            type=int,
+            default=0,
+            metavar="SECONDS",
+            help="With --demo: failing simulated seats fix themselves after this long (default: never).",
+        )
 
-    def handle(self, *args, demo: bool, port: int, host: str, web_workers: int, **options) -> None:
+    def handle(
+        self, *args, demo: bool, port: int, host: str, web_workers: int, fix_after: int, **options
+    ) -> None:
         url = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0'} else host}:{port}"
         call_command("migrate", verbosity=0, interactive=False)
         call_command("collectstatic", verbosity=0, interactive=False)
@@ -112,8 +121,7 @@ class Command(BaseCommand):
                         floor.floor.name,
                         "--interval",
                         "15",
-                        "--fix-after",
-                        "300",
+                        *(["--fix-after", str(fix_after)] if fix_after else []),
                     ],
                 )
                 login = f"{floor.username} / {floor.password}"
