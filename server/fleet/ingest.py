@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 from readyfloor_agent.report import facts_hash
 
 from server.fleet.models import CheckIn, Device, EnrollSecret, FactSnapshot, Floor, Readiness, Seat
@@ -90,58 +91,58 @@ class CheckinOutcome:
 def record_checkin(
     device: Device, body: dict[str, Any], received_at: dt.datetime | None = None
 ) -> CheckinOutcome:
+    """Store one validated check-in of `device`.
+
+    The common case (facts unchanged, sent as a heartbeat or in full) is one SQL statement:
+    it inserts the check-in and touches the device atomically on its own, so it needs no
+    transaction and costs one round trip to PostgreSQL. New facts add one more to store
+    their snapshot (content-addressed, so a snapshot left by a failed request is harmless)."""
     received_at = received_at or timezone.now()
     # An agent with a clock in the future must not pin its facts forever: later reports
     # would all look older. Its collection time is capped at our receive time.
     collected_at = min(parse_collected_at(body["collected_at"]), received_at)
     report_id = uuid.UUID(body["report_id"])
 
-    with transaction.atomic():
-        if "facts" in body:
-            digest = facts_hash(body["facts"])
-            snapshot_id = _store_snapshot(digest, body["facts"], received_at)
+    if "facts" in body:
+        digest = facts_hash(body["facts"])
+        if digest == device.facts_hash and device.current_facts_id is not None:
+            # The same facts again (an agent that lost its last acknowledged hash): the
+            # device already points at their snapshot.
+            snapshot_id = device.current_facts_id
         else:
-            digest = body["facts_hash"]
-            if digest == device.facts_hash:
-                snapshot_id = device.current_facts_id
-            else:
-                snapshot_id = FactSnapshot.objects.filter(sha256=digest).values_list("pk", flat=True).first()
-                if snapshot_id is None:
-                    raise FactsRequired(digest)
+            snapshot_id = _store_snapshot(digest, body["facts"], received_at)
+    else:
+        digest = body["facts_hash"]
+        if digest == device.facts_hash:
+            snapshot_id = device.current_facts_id
+        else:
+            snapshot_id = FactSnapshot.objects.filter(sha256=digest).values_list("pk", flat=True).first()
+            if snapshot_id is None:
+                raise FactsRequired(digest)
 
-        is_newer = device.facts_collected_at is None or collected_at >= device.facts_collected_at
-        facts_changed = is_newer and digest != device.facts_hash
-        seat_readiness = device.seat.readiness if device.seat_id else None
-        # Unchanged facts still need a verdict when the seat is shown as silent or unjudged.
-        needs_evaluation = facts_changed or seat_readiness in {Readiness.OFFLINE, Readiness.UNKNOWN}
+    is_newer = device.facts_collected_at is None or collected_at >= device.facts_collected_at
+    facts_changed = is_newer and digest != device.facts_hash
+    seat_readiness = device.seat.readiness if device.seat_id else None
+    # Unchanged facts still need a verdict when the seat is shown as silent or unjudged.
+    needs_evaluation = facts_changed or seat_readiness in {Readiness.OFFLINE, Readiness.UNKNOWN}
 
-        checkin_id = _insert_checkin(
-            device.pk,
-            report_id,
-            collected_at,
-            received_at,
-            digest,
-            body.get("agent_version", ""),
-            None if needs_evaluation else received_at,
-        )
-        if checkin_id is None:
-            return CheckinOutcome(checkin_id=None, duplicate=True, needs_evaluation=False)
-
-        updates: dict[str, Any] = {
-            "last_seen_at": received_at,
-            "agent_version": body.get("agent_version", ""),
-        }
-        if is_newer:
-            updates.update(facts_collected_at=collected_at, facts_hash=digest, current_facts_id=snapshot_id)
-        dropped = body.get("dropped_reports", 0)
-        if dropped:
-            from django.db.models import F
-
-            updates["dropped_reports"] = F("dropped_reports") + dropped
-        Device.objects.filter(pk=device.pk).update(**updates)
-
-        if needs_evaluation:
-            transaction.on_commit(lambda: queue_evaluation(checkin_id))
+    checkin_id = _accept_checkin(
+        device_id=device.pk,
+        report_id=report_id,
+        collected_at=collected_at,
+        received_at=received_at,
+        digest=digest,
+        snapshot_id=snapshot_id,
+        agent_version=body.get("agent_version", ""),
+        evaluated_at=None if needs_evaluation else received_at,
+        is_newer=is_newer,
+        dropped=body.get("dropped_reports", 0),
+    )
+    if checkin_id is None:
+        return CheckinOutcome(checkin_id=None, duplicate=True, needs_evaluation=False)
+    if needs_evaluation:
+        # Outside a transaction the statement above has committed and this runs at once.
+        transaction.on_commit(lambda: queue_evaluation(checkin_id))
     return CheckinOutcome(checkin_id=checkin_id, duplicate=False, needs_evaluation=needs_evaluation)
 
 
@@ -154,42 +155,84 @@ def parse_collected_at(value: str) -> dt.datetime:
 
 
 def _store_snapshot(digest: str, facts: dict[str, Any], now: dt.datetime) -> int:
-    existing = FactSnapshot.objects.filter(sha256=digest).values_list("pk", flat=True).first()
-    if existing is not None:
-        return existing
-    # Two devices may send identical new facts at the same moment: let the unique index decide.
-    FactSnapshot.objects.bulk_create(
-        [FactSnapshot(sha256=digest, facts=facts, created_at=now)], ignore_conflicts=True
-    )
-    return FactSnapshot.objects.values_list("pk", flat=True).get(sha256=digest)
+    """The id of the snapshot of `facts`, inserting it if it is new (one round trip then)."""
+    table = FactSnapshot._meta.db_table
+    with connection.cursor() as cursor:
+        # Two devices may send identical new facts at the same moment: the unique index decides.
+        cursor.execute(
+            f"INSERT INTO {table} (sha256, facts, created_at) VALUES (%s, %s, %s) "
+            "ON CONFLICT (sha256) DO NOTHING RETURNING id",
+            [digest, Jsonb(facts), now],
+        )
+        row = cursor.fetchone()
+        if row is None:
+            # Known facts, or another request's insert that committed while ours waited on
+            # the index; a new statement sees it either way.
+            cursor.execute(f"SELECT id FROM {table} WHERE sha256 = %s", [digest])
+            row = cursor.fetchone()
+    return row[0]
 
 
-def _insert_checkin(
+def _accept_checkin(
+    *,
     device_id: int,
     report_id: uuid.UUID,
     collected_at: dt.datetime,
     received_at: dt.datetime,
     digest: str,
+    snapshot_id: int | None,
     agent_version: str,
     evaluated_at: dt.datetime | None,
+    is_newer: bool,
+    dropped: int,
 ) -> int | None:
-    """Insert unless the report_id is known; the id of the new row, or None for a replay.
+    """Insert the check-in unless its report_id is known, and only then touch the device;
+    the id of the new row, or None for a replay.
 
-    ON CONFLICT is the only race-free way to make a replay a no-op; the ORM cannot say
-    whether an ignored conflict happened."""
+    ON CONFLICT is the only race-free way to make a replay a no-op, and one statement with
+    data-modifying CTEs is atomic without a transaction. The facts columns move only
+    forward even when two reports of one device race: `is_newer` was judged on the row
+    read at authentication, and the CASE re-checks it against the row being updated."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            INSERT INTO {CheckIn._meta.db_table}
-                (device_id, report_id, collected_at, received_at, facts_hash, agent_version, evaluated_at)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT (report_id) DO NOTHING
-            RETURNING id
+            WITH accepted AS (
+                INSERT INTO {CheckIn._meta.db_table}
+                    (device_id, report_id, collected_at, received_at, facts_hash, agent_version, evaluated_at)
+                VALUES (%(device)s, %(report)s, %(collected)s, %(received)s, %(digest)s, %(agent_version)s,
+                        %(evaluated)s)
+                ON CONFLICT (report_id) DO NOTHING
+                RETURNING id
+            ), touched AS (
+                UPDATE {Device._meta.db_table} SET
+                    last_seen_at = %(received)s,
+                    agent_version = %(agent_version)s,
+                    dropped_reports = dropped_reports + %(dropped)s,
+                    facts_collected_at = CASE WHEN {_NEWER} THEN %(collected)s ELSE facts_collected_at END,
+                    facts_hash = CASE WHEN {_NEWER} THEN %(digest)s ELSE facts_hash END,
+                    current_facts_id = CASE WHEN {_NEWER} THEN %(snapshot)s ELSE current_facts_id END
+                WHERE id = %(device)s AND EXISTS (SELECT 1 FROM accepted)
+            )
+            SELECT id FROM accepted
             """,
-            [device_id, report_id, collected_at, received_at, digest, agent_version, evaluated_at],
+            {
+                "device": device_id,
+                "report": report_id,
+                "collected": collected_at,
+                "received": received_at,
+                "digest": digest,
+                "snapshot": snapshot_id,
+                "agent_version": agent_version,
+                "evaluated": evaluated_at,
+                "is_newer": is_newer,
+                "dropped": dropped,
+            },
         )
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+_NEWER = "%(is_newer)s AND (facts_collected_at IS NULL OR facts_collected_at <= %(collected)s)"
 
 
 def queue_evaluation(checkin_id: int) -> None:
