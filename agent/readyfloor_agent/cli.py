@@ -113,19 +113,38 @@ def _open_host(bundle: str | None, platform: str | None) -> Any:
         raise CommandError(f"cannot open the bundle: {error}") from error
 
 
-def _collect(bundle: str | None, platform: str | None) -> dict[str, Any]:
+def _collect(bundle: str | None, platform: str | None, osquery: Any = None) -> dict[str, Any]:
     from .collectors import collect
     from .host import ReadError
 
     host = _open_host(bundle, platform)
     try:
-        return collect(host)
+        return collect(host, osquery=osquery)
     except ReadError as error:
         raise CommandError(f"could not read the seat: {error}") from error
     finally:
         close = getattr(host, "close", None)
         if callable(close):
             close()
+
+
+def _osquery(args: argparse.Namespace, settings: Any) -> Any:
+    """The osquery bridge for reading this computer: None for a bundle or when osquery is off."""
+    if getattr(args, "bundle", None):
+        return None
+    from .osquery_bridge import bridge_for
+
+    return bridge_for(settings, socket_path=getattr(args, "osquery_socket", None))
+
+
+def _collect_with_osquery(args: argparse.Namespace, settings: Any) -> dict[str, Any]:
+    osquery = _osquery(args, settings)
+    if osquery is None:
+        return _collect(args.bundle, args.platform)
+    try:
+        return _collect(args.bundle, args.platform, osquery=osquery)
+    finally:
+        osquery.close()
 
 
 # -- check ---------------------------------------------------------------------------------
@@ -260,7 +279,7 @@ def render_check(document: dict[str, Any], *, colour: bool = False, width: int |
 def cmd_check(args: argparse.Namespace) -> int:
     settings = _settings(args)
     state = _state(settings)
-    facts = _collect(args.bundle, args.platform)
+    facts = _collect_with_osquery(args, settings)
     policy, source = _policy_for_check(args, settings, state)
     document = _check_document(facts, policy, source)
     if args.include_facts:
@@ -277,7 +296,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
-    facts = _collect(args.bundle, args.platform)
+    try:
+        settings = _settings(args)
+    except CommandError as error:
+        # Only the osquery settings matter here; a broken settings file must not stop a collection.
+        log.warning("%s; reading without the settings", error)
+        settings = None
+    facts = _collect_with_osquery(args, settings)
     if args.validate:
         from .report import SchemaError, validate
 
@@ -339,8 +364,10 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         raise CommandError(f"could not reach the server: {error}") from error
     state.save_enroll_secret(settings.enroll_secret)
     state.update(server=client.base_url)
-    seat = f" at seat {settings.seat}" if settings.seat else ""
+    seat = f" at seat {state.get('seat')}" if state.get("seat") else " without a seat"
     print(f"Enrolled with {client.base_url}{seat} as device {state.get('device_id')}.")
+    if state.get("enroll_warning"):
+        print(f"The server says: {state.get('enroll_warning')}")
     print(f"Node key and state saved in {state.path}. Start reporting with: readyfloor-agent run")
     return 0
 
@@ -356,19 +383,38 @@ def cmd_run(args: argparse.Namespace) -> int:
             "this computer is not enrolled: run 'readyfloor-agent enroll --server URL --secret SECRET' "
             "or set READYFLOOR_SERVER and READYFLOOR_ENROLL_SECRET"
         )
+    osquery = _osquery(args, settings)
     try:
-        service = AgentService(settings, state=state)
-    except NotEnrolled as error:
-        raise CommandError(str(error)) from error
-    if args.once:
-        service.step()
-        counters, waiting = service.counters, len(service.spool)
-        delivered = counters.accepted + counters.duplicates
-        print(f"collected {counters.collected}, delivered {delivered}, {waiting} waiting in the spool")
-        return 0 if waiting == 0 else 1
-    install_signal_handlers(service)
-    service.run()
-    return 0
+        try:
+            service = AgentService(settings, state=state, collect_facts=_live_facts(osquery))
+        except NotEnrolled as error:
+            raise CommandError(str(error)) from error
+        if args.once:
+            service.step()
+            counters, waiting = service.counters, len(service.spool)
+            delivered = counters.accepted + counters.duplicates
+            print(f"collected {counters.collected}, delivered {delivered}, {waiting} waiting in the spool")
+            return 0 if waiting == 0 else 1
+        install_signal_handlers(service)
+        service.run()
+        return 0
+    finally:
+        if osquery is not None:
+            osquery.close()
+
+
+def _live_facts(osquery: Any) -> Any:
+    """The service's collector: the default one, or one reading through osquery."""
+    if osquery is None:
+        return None
+
+    def collect_facts() -> dict[str, Any]:
+        from .collectors import collect
+        from .host import live_host
+
+        return collect(live_host(), osquery=osquery)
+
+    return collect_facts
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -508,7 +554,8 @@ Settings (lowest precedence first): the system file (Linux /etc/readyfloor/agent
 /Library/Application Support/ReadyFloor/agent.ini, Windows %PROGRAMDATA%\\ReadyFloor\\agent.ini),
 the user's file, environment variables READYFLOOR_SERVER, READYFLOOR_ENROLL_SECRET,
 READYFLOOR_STATE_DIR, READYFLOOR_SEAT, READYFLOOR_CA_FILE, READYFLOOR_CTI_ORIGINS,
-READYFLOOR_TIMEOUT (READYFLOOR_CONFIG names one file instead), then flags.
+READYFLOOR_TIMEOUT, READYFLOOR_OSQUERY_SOCKET, READYFLOOR_OSQUERYD_PATH (READYFLOOR_CONFIG
+names one file instead), then flags.
 
 examples:
   readyfloor-agent check                      is this seat ready to take calls?
@@ -548,6 +595,14 @@ def build_parser() -> argparse.ArgumentParser:
             epilog=epilog,
             parents=[common],
             formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+
+    def add_osquery(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument(
+            "--osquery-socket",
+            metavar="PATH",
+            help="read through the osqueryd on this extension socket ('off': never use osquery; "
+            "default: osqueryd's own socket when it is there)",
         )
 
     def add_source(sub: argparse.ArgumentParser) -> None:
@@ -591,6 +646,7 @@ examples:
     check.add_argument("--json", action="store_true", help="print the result as JSON (same exit codes)")
     check.add_argument("--include-facts", action="store_true", help="with --json: add the collected facts")
     add_source(check)
+    add_osquery(check)
     check.set_defaults(handler=cmd_check)
 
     collect = command(
@@ -606,6 +662,7 @@ examples:
         "--validate", action="store_true", help="also check the facts against the report schema"
     )
     add_source(collect)
+    add_osquery(collect)
     collect.set_defaults(handler=cmd_collect)
 
     enroll = command(
@@ -651,6 +708,7 @@ examples:
     run.add_argument(
         "--once", action="store_true", help="one collection and delivery; exit 1 if reports remain spooled"
     )
+    add_osquery(run)
     run.set_defaults(handler=cmd_run)
 
     status = command(
@@ -750,11 +808,14 @@ def _configure_logging(command: str, verbosity: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        if args.command != "osquery-extension":
-            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-        # osqueryd starts extensions with its own flags (--socket, --timeout, --interval).
-        args.extension_args = [*args.extension_args, *unknown]
+    if unknown and args.command != "osquery-extension":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command == "osquery-extension":
+        # osqueryd starts extensions with its own flags (--socket PATH --timeout N ...); argparse
+        # would split a flag from its value between its leftovers and the REMAINDER, so the
+        # extension gets the words after the command as given.
+        words = list(sys.argv[1:] if argv is None else argv)
+        args.extension_args = words[words.index("osquery-extension") + 1 :]
     _configure_logging(args.command, args.verbose)
     try:
         return int(args.handler(args))
@@ -763,6 +824,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` and the like: the reader left, which is not an error.
+        # Point stdout at devnull so the interpreter's final flush does not complain again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _now() -> str:

@@ -78,6 +78,8 @@ class Enrollment:
     node_key: str
     device_id: int | None
     next_checkin_s: int | None
+    seat: str | None = None  # the seat the server put this workstation at
+    warning: str | None = None  # e.g. the configured seat does not exist on the server
 
 
 @dataclass(frozen=True)
@@ -169,6 +171,8 @@ class AgentClient:
             node_key=node_key,
             device_id=_optional_int(document.get("device_id")),
             next_checkin_s=_optional_int(document.get("next_checkin_s")),
+            seat=document.get("seat") if isinstance(document.get("seat"), str) else None,
+            warning=document.get("warning") if isinstance(document.get("warning"), str) else None,
         )
 
     def checkin(self, node_key: str, body: dict[str, Any]) -> CheckinResponse:

@@ -12,7 +12,9 @@ Settings come from, lowest precedence first:
    which replaces both);
 4. environment variables ``READYFLOOR_SERVER``, ``READYFLOOR_ENROLL_SECRET``,
    ``READYFLOOR_STATE_DIR``, ``READYFLOOR_SEAT`` (``FLOOR/LABEL``), ``READYFLOOR_CA_FILE``,
-   ``READYFLOOR_TIMEOUT``, ``READYFLOOR_CTI_ORIGINS`` (comma separated);
+   ``READYFLOOR_TIMEOUT``, ``READYFLOOR_CTI_ORIGINS`` (comma separated),
+   ``READYFLOOR_OSQUERY_SOCKET`` (osqueryd's extension socket, or ``off``),
+   ``READYFLOOR_OSQUERYD_PATH`` (an osqueryd to start when none is running; see OSQUERY.md);
 5. command-line flags.
 
 The file is INI (``[agent]`` section, keys as in :class:`AgentSettings`) or JSON (an object
@@ -80,6 +82,8 @@ class AgentSettings:
     cti_origins: tuple[str, ...] = ()
     spool_max_entries: int = DEFAULT_MAX_ENTRIES
     spool_max_bytes: int = DEFAULT_MAX_BYTES
+    osquery_socket: str | None = None
+    osqueryd_path: str | None = None
     sources: tuple[str, ...] = ()
 
     def with_overrides(self, **values: Any) -> AgentSettings:
@@ -139,6 +143,8 @@ _KEYS = {
     "cti_origins",
     "spool_max_entries",
     "spool_max_bytes",
+    "osquery_socket",
+    "osqueryd_path",
 }
 
 
@@ -206,7 +212,7 @@ def _read_settings_file(path: Path) -> dict[str, Any] | None:
 def _settings_from(values: dict[str, Any], sources: tuple[str, ...]) -> AgentSettings:
     settings = AgentSettings(sources=sources)
     changes: dict[str, Any] = {}
-    for key in ("server", "enroll_secret", "ca_file"):
+    for key in ("server", "enroll_secret", "ca_file", "osquery_socket", "osqueryd_path"):
         if values.get(key):
             changes[key] = str(values[key]).strip()
     if values.get("state_dir"):

@@ -101,10 +101,14 @@ def enroll(
     state.update(
         server=client.base_url,
         device_id=enrollment.device_id,
+        seat=enrollment.seat,
+        enroll_warning=enrollment.warning,
         last_acknowledged_hash=None,
         next_checkin_s=enrollment.next_checkin_s or state.get("next_checkin_s"),
     )
     log.info("enrolled with %s as device %s", client.base_url, enrollment.device_id)
+    if enrollment.warning:
+        log.warning("the server says: %s", enrollment.warning)
     return enrollment.node_key
 
 
