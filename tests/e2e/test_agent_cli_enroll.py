@@ -11,7 +11,17 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def enroll(live_server, tmp_path, secret: str, seat: str, capsys) -> tuple[int, str]:
     code = main(
-        ["enroll", "--state-dir", str(tmp_path), "--server", live_server.url, "--secret", secret, "--seat", seat]
+        [
+            "enroll",
+            "--state-dir",
+            str(tmp_path),
+            "--server",
+            live_server.url,
+            "--secret",
+            secret,
+            "--seat",
+            seat,
+        ]
     )
     return code, capsys.readouterr().out
 
