@@ -123,9 +123,10 @@ _SKIP = object()
 def registry_value(kind: str, data: str) -> Any:
     """A value as winreg would give it, from the text osquery's registry table prints.
 
-    osquery prints REG_DWORD as a *signed* decimal, REG_BINARY as upper-case hex (before
-    osquery 5.14 padded with zeros to the longest value of the key; the SYSTEMTIMEs the
-    collectors read are the longest values of their keys), REG_MULTI_SZ joined with ",".
+    osquery prints REG_DWORD as a *signed* decimal, REG_BINARY as upper-case hex (releases before
+    osquery pull request 8421, 2024, pad it with zeros to the longest value of the key; the
+    SYSTEMTIMEs the collectors read are the longest values of their keys), REG_MULTI_SZ joined
+    with ",".
     ValueError for data that does not fit its type; ``_SKIP`` for a type osquery could not name.
     """
     if kind in ("REG_SZ", "REG_EXPAND_SZ"):
