@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -383,14 +382,3 @@ def test_simulate_rejects_an_unknown_scenario_in_the_mix(server: FakeAgentServer
 
     assert result.returncode == cli.EXIT_FAILED
     assert "gremlins" in result.stderr
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("readyfloor_agent.osquery_extension") is not None,
-    reason="the osquery extension exists; its own tests cover it",
-)
-def test_osquery_extension_without_the_module_is_a_clear_error() -> None:
-    result = run_cli("osquery-extension", "--socket", "/nonexistent")
-
-    assert result.returncode == cli.EXIT_FAILED
-    assert "osquery extension is not available" in result.stderr
