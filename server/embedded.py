@@ -32,6 +32,13 @@ def postgres_url(data_dir: Path) -> str:
     return f"postgresql://postgres@/readyfloor?host={server.pgdata}"
 
 
+def stop_postgres_on_exit() -> None:
+    """For the process that runs the whole product (`manage.py serve`): when it ends, the
+    embedded PostgreSQL it started ends with it instead of lingering."""
+    if "postgres" in _running:
+        _running["postgres"].cleanup_mode = "stop"
+
+
 def ensure_database(url: str) -> None:
     """Create the application database on the embedded server the first time."""
     import psycopg

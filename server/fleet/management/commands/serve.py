@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from server import embedded
 from server.fleet.demo import PER_ROW, ROWS, load_demo
 
 
@@ -47,6 +48,8 @@ class Command(BaseCommand):
         self, *args, demo: bool, port: int, host: str, web_workers: int, fix_after: int, **options
     ) -> None:
         url = f"http://{'localhost' if host in {'127.0.0.1', '0.0.0.0'} else host}:{port}"
+        if settings.EMBEDDED_POSTGRES:
+            embedded.stop_postgres_on_exit()
         call_command("migrate", verbosity=0, interactive=False)
         call_command("collectstatic", verbosity=0, interactive=False)
         env = {
