@@ -20,6 +20,6 @@ urlpatterns = [
 ]
 
 if os.getenv("READYFLOOR_BENCH_HELLO") == "1":
-    from server.bench_views import hello
+    from server.bench_views import hello, hello_db
 
-    urlpatterns.insert(0, path("bench/hello", hello, name="bench-hello"))
+    urlpatterns[:0] = [path("bench/hello", hello), path("bench/hello-db", hello_db)]
