@@ -15,7 +15,12 @@ AGENT_TESTS = Path(__file__).resolve().parent
 
 
 def test_every_agent_module_imports_without_django() -> None:
-    modules = [info.name for info in pkgutil.walk_packages(readyfloor_agent.__path__, "readyfloor_agent.")]
+    # __main__ runs the CLI when imported; it only imports cli, which is covered.
+    modules = [
+        info.name
+        for info in pkgutil.walk_packages(readyfloor_agent.__path__, "readyfloor_agent.")
+        if not info.name.endswith("__main__")
+    ]
     code = (
         "import importlib, sys\n"
         f"for name in {modules!r}: importlib.import_module(name)\n"
@@ -38,6 +43,7 @@ def test_no_agent_test_imports_django_or_the_server() -> None:
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom) and node.module:
                 names = [node.module]
-            offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] in {"django", "server"}]
+            forbidden = [name for name in names if name.split(".")[0] in {"django", "server"}]
+            offenders += [f"{path.name}: {name}" for name in forbidden]
 
     assert offenders == []
