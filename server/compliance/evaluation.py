@@ -64,15 +64,22 @@ def _store_results(device: Device, results: list[checks.CheckResult], now: dt.da
                 )
             )
             continue
+        new = (result.state.value, result.severity, result.reason, result.evidence)
+        if (row.state, row.severity, row.reason, row.evidence) == new:
+            # Most evaluations change one or two checks; rewriting all twelve rows was the
+            # worker's largest cost (bench/ingest). `evaluated_at` is when the row last changed;
+            # the seat's `evaluated_at` says when it was last judged.
+            continue
         if row.state != result.state.value:
             row.since = now
-        row.state, row.severity, row.reason = result.state.value, result.severity, result.reason
-        row.evidence, row.evaluated_at = result.evidence, now
+        row.state, row.severity, row.reason, row.evidence = new
+        row.evaluated_at = now
         to_update.append(row)
     CheckResult.objects.bulk_create(to_create)
-    CheckResult.objects.bulk_update(
-        to_update, ["state", "severity", "reason", "evidence", "since", "evaluated_at"]
-    )
+    if to_update:
+        CheckResult.objects.bulk_update(
+            to_update, ["state", "severity", "reason", "evidence", "since", "evaluated_at"]
+        )
 
 
 def failing_summary(results: list[checks.CheckResult]) -> list[dict[str, Any]]:
