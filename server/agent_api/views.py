@@ -10,12 +10,13 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import logging
 import re
 import zlib
 from typing import Any
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -25,6 +26,8 @@ from readyfloor_agent.report import SchemaError, facts_hash, validate
 from server.compliance.models import Policy
 from server.fleet import ingest
 from server.fleet.models import Device, EnrollSecret, Floor, Seat, sha256_hex
+
+log = logging.getLogger(__name__)
 
 
 class BadRequest(Exception):
@@ -64,6 +67,14 @@ class AgentView(View):
             return self.handle(request, body, device)
         except BadRequest as error:
             return error.response()
+        except DatabaseError:
+            # The agent keeps the report in its spool and retries on a 5xx; say so plainly
+            # instead of Django's HTML error page.
+            log.exception("database unavailable while handling %s", request.path)
+            return JsonResponse(
+                {"error": "unavailable", "detail": "the server cannot store reports right now; retry later"},
+                status=503,
+            )
 
     def authenticate(self, node_key: str) -> Device | None:
         return Device.authenticate(node_key)

@@ -163,6 +163,7 @@ def openapi_document(server_url: str) -> dict[str, Any]:
                         "400": _error("Malformed or invalid body; `field` names the problem."),
                         "401": _error("node_invalid: enrol again."),
                         "409": _error("facts_required: resend with full facts."),
+                        "503": _error("unavailable: the database is down; keep the report and retry."),
                         "413": _error("Body too large."),
                         "415": _error("Unsupported content type or encoding."),
                     },

@@ -381,3 +381,22 @@ def test_a_report_id_is_unique_across_devices(client, node_key, enroll_secret):
 
     assert replay.json()["duplicate"] is True
     assert CheckIn.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_checkin_while_the_database_is_unreachable_gets_a_json_503(client, node_key):
+    from django.db import connection
+
+    real = dict(connection.settings_dict)
+    connection.close()
+    # A real connection failure: nothing listens on port 9.
+    connection.settings_dict.update(HOST="127.0.0.1", PORT="9")
+    try:
+        response = post(client, CHECKIN, checkin_body(healthy_facts()), key=node_key)
+    finally:
+        connection.close()
+        connection.settings_dict.update(real)
+
+    assert response.status_code == 503
+    assert response.json()["error"] == "unavailable"
+    assert CheckIn.objects.count() == 0
