@@ -11,9 +11,10 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 from readyfloor_agent import checks
 
 from server.compliance.models import CheckResult, Policy, SeatEvent
@@ -46,39 +47,46 @@ def evaluate_device(device_id: int, now: dt.datetime | None = None) -> Readiness
 
 
 def _store_results(device: Device, results: list[checks.CheckResult], now: dt.datetime) -> None:
-    existing = {r.check_id: r for r in CheckResult.objects.filter(device=device)}
-    to_create, to_update = [], []
+    """Upsert the device's results in one statement, writing only rows whose verdict changed.
+
+    Plain SQL on purpose: Django's bulk_update builds a CASE expression per field per row and
+    was most of the worker's CPU (bench/ingest), and ON CONFLICT ... WHERE lets PostgreSQL skip
+    the unchanged rows (most evaluations change one or two checks) without reading them first.
+    `since` moves only when the state changes; `evaluated_at` is when the row last changed
+    (the seat's `evaluated_at` says when it was last judged)."""
+    if not results:
+        return
+    table = CheckResult._meta.db_table
+    params: list[Any] = []
     for result in results:
-        row = existing.get(result.check_id)
-        if row is None:
-            to_create.append(
-                CheckResult(
-                    device=device,
-                    check_id=result.check_id,
-                    state=result.state.value,
-                    severity=result.severity,
-                    reason=result.reason,
-                    evidence=result.evidence,
-                    since=now,
-                    evaluated_at=now,
-                )
-            )
-            continue
-        new = (result.state.value, result.severity, result.reason, result.evidence)
-        if (row.state, row.severity, row.reason, row.evidence) == new:
-            # Most evaluations change one or two checks; rewriting all twelve rows was the
-            # worker's largest cost (bench/ingest). `evaluated_at` is when the row last changed;
-            # the seat's `evaluated_at` says when it was last judged.
-            continue
-        if row.state != result.state.value:
-            row.since = now
-        row.state, row.severity, row.reason, row.evidence = new
-        row.evaluated_at = now
-        to_update.append(row)
-    CheckResult.objects.bulk_create(to_create)
-    if to_update:
-        CheckResult.objects.bulk_update(
-            to_update, ["state", "severity", "reason", "evidence", "since", "evaluated_at"]
+        params += [
+            device.pk,
+            result.check_id,
+            result.state.value,
+            result.severity,
+            result.reason,
+            Jsonb(result.evidence),
+            now,
+            now,
+        ]
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(results))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {table} AS r
+                (device_id, check_id, state, severity, reason, evidence, since, evaluated_at)
+            VALUES {values}
+            ON CONFLICT (device_id, check_id) DO UPDATE SET
+                state = EXCLUDED.state,
+                severity = EXCLUDED.severity,
+                reason = EXCLUDED.reason,
+                evidence = EXCLUDED.evidence,
+                since = CASE WHEN r.state = EXCLUDED.state THEN r.since ELSE EXCLUDED.since END,
+                evaluated_at = EXCLUDED.evaluated_at
+            WHERE (r.state, r.severity, r.reason, r.evidence)
+                IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.severity, EXCLUDED.reason, EXCLUDED.evidence)
+            """,
+            params,
         )
 
 

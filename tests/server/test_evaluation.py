@@ -153,6 +153,32 @@ def test_results_remember_since_when_a_check_has_been_failing(seated_device):
     assert CheckResult.objects.filter(device=device).count() >= 12
 
 
+def test_only_changed_results_are_rewritten_and_since_follows_the_state(seated_device):
+    device, _ = seated_device
+    first = timezone.now() - dt.timedelta(minutes=10)
+    ingest.record_checkin(device, checkin_body(site_blocked(healthy_facts())))
+    evaluation.evaluate_device(device.pk, now=first)
+    before = {r.check_id: r for r in CheckResult.objects.filter(device=device)}
+
+    # Same facts, judged again later: no row changes, not even its evaluated_at, except
+    # agent.fresh, whose evidence is the report's age.
+    evaluation.evaluate_device(device.pk, now=first + dt.timedelta(minutes=1))
+    again = {r.check_id: r for r in CheckResult.objects.filter(device=device)}
+    assert len(before) >= 12
+    for check_id, row in before.items():
+        if check_id != "agent.fresh":
+            assert (again[check_id].reason, again[check_id].evaluated_at) == (row.reason, row.evaluated_at)
+
+    # Fixed: the site check passes from now on, the others keep their rows.
+    later = first + dt.timedelta(minutes=5)
+    ingest.record_checkin(Device.objects.get(), checkin_body(healthy_facts()))
+    evaluation.evaluate_device(device.pk, now=later)
+    site = CheckResult.objects.get(device=device, check_id="chrome.mic.site")
+    assert (site.state, site.since, site.evaluated_at) == ("pass", later, later)
+    untouched = CheckResult.objects.get(device=device, check_id="audio.headset.present")
+    assert untouched.evaluated_at == first
+
+
 def test_a_silent_seat_goes_offline_once_and_comes_back_with_its_next_report(seated_device):
     device, _ = seated_device
     long_ago = timezone.now() - dt.timedelta(hours=1)
