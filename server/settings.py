@@ -38,6 +38,13 @@ def database_from_url(url: str) -> dict:
         raise ValueError(f"DATABASE_URL must be a postgresql:// URL, not {parts.scheme}://")
     query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     host = query.pop("host", None) or parts.hostname or ""
+    # Django switches psycopg's prepared statements off; its own cursors bind on the client
+    # and never prepare anyway. The agent API's hot statements use server-side cursors with
+    # prepare=True (server/fleet/ingest.py, fetch_one_prepared), which needs a threshold.
+    # ?prepare_threshold=none turns preparing off, e.g. behind a pooler that cannot keep
+    # prepared statements (PgBouncer in transaction mode before 1.21).
+    threshold = query.pop("prepare_threshold", "5")
+    prepare_threshold = None if threshold.lower() == "none" else int(threshold)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": unquote(parts.path.lstrip("/")) or "readyfloor",
@@ -49,7 +56,7 @@ def database_from_url(url: str) -> dict:
         # PostgreSQL connection per request would cost more than the work itself.
         "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 300),
         "CONN_HEALTH_CHECKS": True,
-        "OPTIONS": {"connect_timeout": 5, **query},
+        "OPTIONS": {"connect_timeout": 5, **query, "prepare_threshold": prepare_threshold},
         "TEST": {"NAME": os.getenv("TEST_DATABASE_NAME") or None},
     }
 

@@ -21,11 +21,11 @@ from django.http import HttpRequest, JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
-from readyfloor_agent.report import SchemaError, facts_hash, validate
+from readyfloor_agent.report import SchemaError, facts_hash, is_plainly_valid_heartbeat, validate
 
 from server.compliance.models import Policy
 from server.fleet import ingest
-from server.fleet.models import Device, EnrollSecret, Floor, Seat, sha256_hex
+from server.fleet.models import Device, EnrollSecret, Seat, sha256_hex
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,9 @@ class AgentView(View):
     def post(self, request: HttpRequest) -> JsonResponse:
         try:
             body = read_json(request)
+            quick = self.answer_quickly(request, body)
+            if quick is not None:
+                return quick
             device = self.authenticate(node_key_of(request)) if self.authenticated else None
             # Invalid input is refused as invalid whoever sends it (400 before 401); knowing
             # the device first only lets a view skip work it has already done for that device.
@@ -75,6 +78,10 @@ class AgentView(View):
                 {"error": "unavailable", "detail": "the server cannot store reports right now; retry later"},
                 status=503,
             )
+
+    def answer_quickly(self, request: HttpRequest, body: Any) -> JsonResponse | None:
+        """A view's shortcut for its most common request; None to take the general path."""
+        return None
 
     def authenticate(self, node_key: str) -> Device | None:
         return Device.authenticate(node_key)
@@ -206,6 +213,24 @@ class EnrollView(AgentView):
 class CheckinView(AgentView):
     schema_kind = "checkin"
 
+    def answer_quickly(self, request: HttpRequest, body: Any) -> JsonResponse | None:
+        """A heartbeat on a judged seat: one statement (ingest.record_heartbeat). Anything
+        else, or a heartbeat that statement cannot settle, takes the general path."""
+        if not (isinstance(body, dict) and "facts_hash" in body and "facts" not in body):
+            return None
+        if not is_plainly_valid_heartbeat(body):
+            validate_document(self.schema_kind, body)  # raises the error naming the field
+        node_key = node_key_of(request)
+        if not node_key:
+            return node_invalid()
+        collected_at(body)
+        heartbeat = ingest.record_heartbeat(sha256_hex(node_key), body)
+        if heartbeat is None:
+            return node_invalid()
+        if not heartbeat.quiet:
+            return None
+        return accepted(heartbeat.checkin_id is None, heartbeat.policy_id, heartbeat.policy_digest)
+
     def authenticate(self, node_key: str) -> Device | None:
         return authenticate_for_checkin(node_key)
 
@@ -220,10 +245,7 @@ class CheckinView(AgentView):
 
     def handle(self, request: HttpRequest, body: Any, device: Device | None) -> JsonResponse:
         assert device is not None
-        try:
-            ingest.parse_collected_at(body["collected_at"])
-        except ValueError as error:
-            raise BadRequest(400, "invalid", f"not a valid date-time: {error}", "collected_at") from error
+        collected_at(body)
         try:
             outcome = ingest.record_checkin(device, body)
         except ingest.FactsRequired as error:
@@ -233,16 +255,28 @@ class CheckinView(AgentView):
                 "the server does not hold facts with this hash; send full facts",
                 "facts_hash",
             ) from error
-        interval, config_version = policy_answer(device.governing_policy_id, device.governing_policy_digest)
-        return JsonResponse(
-            {
-                "status": "accepted",
-                "duplicate": outcome.duplicate,
-                "next_checkin_s": interval,
-                "config_version": config_version,
-            },
-            status=200 if outcome.duplicate else 202,
-        )
+        return accepted(outcome.duplicate, device.governing_policy_id, device.governing_policy_digest)
+
+
+def collected_at(body: dict[str, Any]) -> None:
+    """The schema checks the form of `collected_at`; this checks it is a real moment."""
+    try:
+        ingest.parse_collected_at(body["collected_at"])
+    except ValueError as error:
+        raise BadRequest(400, "invalid", f"not a valid date-time: {error}", "collected_at") from error
+
+
+def accepted(duplicate: bool, policy_id: int | None, policy_digest: str | None) -> JsonResponse:
+    interval, config_version = policy_answer(policy_id, policy_digest)
+    return JsonResponse(
+        {
+            "status": "accepted",
+            "duplicate": duplicate,
+            "next_checkin_s": interval,
+            "config_version": config_version,
+        },
+        status=200 if duplicate else 202,
+    )
 
 
 def repeats_current_facts(body: Any, device: Device) -> bool:
@@ -258,40 +292,13 @@ def repeats_current_facts(body: Any, device: Device) -> bool:
         return False
 
 
-# Check-ins are most of the server's traffic, and every round trip to PostgreSQL costs more
-# than the Python around it (much more on a busy host). So the caller's device, its seat's
-# readiness and the identity of the policy that governs it come back in one query, read
-# with a plain cursor: a QuerySet or RawQuerySet would cost more CPU than the query itself.
-# The policy is chosen as Policy.for_seat chooses it: the seat's floor, else the site (the
-# seat's, or the device's when unseated), else a default; md5 of its whole row stands for
-# its content. (Should several default policies exist, the oldest wins here.)
-_CHECKIN_CALLER_SQL = """
-    SELECT {device_columns}, s.floor_id, s.readiness, governing.id, md5(governing::text)
-    FROM {device} d
-    LEFT JOIN {seat} s ON s.id = d.seat_id
-    LEFT JOIN {floor} f ON f.id = s.floor_id
-    LEFT JOIN LATERAL (
-        SELECT p.* FROM {policy} p
-        WHERE p.floor_id = s.floor_id
-           OR p.site_id = COALESCE(f.site_id, d.site_id)
-           OR (p.floor_id IS NULL AND p.site_id IS NULL)
-        ORDER BY p.floor_id IS NULL, p.site_id IS NULL, p.id
-        LIMIT 1
-    ) governing ON TRUE
-    WHERE d.node_key_hash = %s
-"""
-
-
 @functools.lru_cache(maxsize=1)
 def _checkin_caller_query() -> tuple[str, list[Any]]:
     """The SQL, and for each Device column the converters the ORM would apply to it."""
     fields = Device._meta.concrete_fields
-    sql = _CHECKIN_CALLER_SQL.format(
-        device_columns=", ".join(f'd."{field.column}"' for field in fields),
-        device=Device._meta.db_table,
-        seat=Seat._meta.db_table,
-        floor=Floor._meta.db_table,
-        policy=Policy._meta.db_table,
+    # A plain cursor: a QuerySet or RawQuerySet would cost more CPU than the query itself.
+    sql = ingest.caller_sql(
+        ", ".join(f'd."{field.column}"' for field in fields) + ", s.floor_id, s.readiness"
     )
     converters = [(field.get_col("d"), field.get_db_converters(connection)) for field in fields]
     return sql, converters
@@ -304,9 +311,7 @@ def authenticate_for_checkin(node_key: str) -> Device | None:
     if not node_key:
         return None
     sql, converters = _checkin_caller_query()
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [sha256_hex(node_key)])
-        row = cursor.fetchone()
+    row = ingest.fetch_one_prepared(sql, {"key": sha256_hex(node_key)})
     if row is None:
         return None
     values = list(row[: len(converters)])

@@ -8,11 +8,14 @@ after commit, and only when something changed.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+import psycopg
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -146,6 +149,135 @@ def record_checkin(
     return CheckinOutcome(checkin_id=checkin_id, duplicate=False, needs_evaluation=needs_evaluation)
 
 
+class Heartbeat(NamedTuple):
+    """What one heartbeat statement found: the caller's device and governing policy, and the
+    id of the stored check-in (None for a replay). `quiet` is False when the heartbeat needs
+    the general path: its hash is not the device's current one, or its seat waits for a
+    verdict (OFFLINE or UNKNOWN), and nothing was stored."""
+
+    device_id: int
+    quiet: bool
+    checkin_id: int | None
+    policy_id: int | None
+    policy_digest: str | None
+
+
+def record_heartbeat(
+    node_key_hash: str, body: dict[str, Any], received_at: dt.datetime | None = None
+) -> Heartbeat | None:
+    """Store a validated heartbeat in one statement, or say why it cannot be: None for an
+    unknown node key; `quiet=False` when only record_checkin can handle it.
+
+    Heartbeats are most of the traffic (an agent reports every minute and its facts rarely
+    change), so this is the one place where authentication, the replay check, the insert,
+    the device update and the policy lookup share a single round trip to PostgreSQL."""
+    received_at = received_at or timezone.now()
+    collected_at = min(parse_collected_at(body["collected_at"]), received_at)
+    row = fetch_one_prepared(
+        _heartbeat_sql(),
+        {
+            "key": node_key_hash,
+            "report": uuid.UUID(body["report_id"]),
+            "collected": collected_at,
+            "received": received_at,
+            "digest": body["facts_hash"],
+            "agent_version": body["agent_version"],
+            "dropped": body.get("dropped_reports", 0),
+            "waiting": [Readiness.OFFLINE.value, Readiness.UNKNOWN.value],
+        },
+    )
+    return Heartbeat(*row) if row else None
+
+
+def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Run one statement as a prepared statement of this connection; its first row.
+
+    Django binds parameters on the client, so PostgreSQL parses and plans every statement
+    anew; for the check-in statements, joins and CTEs, planning cost several times what
+    executing does. A psycopg server-side cursor with prepare=True plans each once per
+    connection. Django's cursor is still opened first: it runs the connection health check
+    and turns driver errors into django.db errors."""
+    with (
+        connection.cursor() as django_cursor,
+        connection.wrap_database_errors,
+        psycopg.Cursor(django_cursor.cursor.connection) as cursor,
+    ):
+        started = time.monotonic()
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if connection.queries_logged:
+        # As Django's debug cursor does, so query counts in tests and debug tools include it.
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return row
+
+
+@functools.lru_cache(maxsize=1)
+def _heartbeat_sql() -> str:
+    return f"""
+        WITH caller AS ({caller_sql("d.id, d.facts_hash, s.readiness")}),
+        quiet AS (
+            SELECT id FROM caller
+            WHERE facts_hash = %(digest)s AND (readiness IS NULL OR readiness <> ALL(%(waiting)s))
+        ), accepted AS (
+            INSERT INTO {CheckIn._meta.db_table}
+                (device_id, report_id, collected_at, received_at, facts_hash, agent_version, evaluated_at)
+            SELECT id, %(report)s, %(collected)s, %(received)s, %(digest)s, %(agent_version)s, %(received)s
+            FROM quiet
+            ON CONFLICT (report_id) DO NOTHING
+            RETURNING id, device_id
+        ), touched AS (
+            UPDATE {Device._meta.db_table} d SET
+                last_seen_at = %(received)s,
+                agent_version = %(agent_version)s,
+                dropped_reports = d.dropped_reports + %(dropped)s,
+                facts_collected_at = CASE
+                    WHEN d.facts_hash = %(digest)s
+                         AND (d.facts_collected_at IS NULL OR d.facts_collected_at <= %(collected)s)
+                    THEN %(collected)s ELSE d.facts_collected_at END
+            FROM accepted WHERE d.id = accepted.device_id
+        )
+        SELECT caller.id, EXISTS (SELECT 1 FROM quiet), (SELECT id FROM accepted),
+               caller.policy_id, caller.policy_digest
+        FROM caller
+    """
+
+
+# The policy that governs a device, chosen as Policy.for_seat chooses it: the seat's floor,
+# else the site (the seat's, or the device's when unseated), else a default; md5 of its
+# whole row stands for its content, so any edit changes it. (Should several default
+# policies exist, the oldest wins here.) Check-ins read it in the same round trip as the
+# device because every round trip to PostgreSQL costs more than the Python around it.
+_CALLER_SQL = """
+    SELECT {columns}, governing.id AS policy_id, md5(governing::text) AS policy_digest
+    FROM {device} d
+    LEFT JOIN {seat} s ON s.id = d.seat_id
+    LEFT JOIN {floor} f ON f.id = s.floor_id
+    LEFT JOIN LATERAL (
+        SELECT p.* FROM {policy} p
+        WHERE p.floor_id = s.floor_id
+           OR p.site_id = COALESCE(f.site_id, d.site_id)
+           OR (p.floor_id IS NULL AND p.site_id IS NULL)
+        ORDER BY p.floor_id IS NULL, p.site_id IS NULL, p.id
+        LIMIT 1
+    ) governing ON TRUE
+    WHERE d.node_key_hash = %(key)s
+"""
+
+
+def caller_sql(columns: str) -> str:
+    """SELECT `columns` (of d: device, s: seat) plus policy_id and policy_digest of the device
+    whose node key hashes to %(key)s."""
+    from server.compliance.models import Policy
+
+    return _CALLER_SQL.format(
+        columns=columns,
+        device=Device._meta.db_table,
+        seat=Seat._meta.db_table,
+        floor=Floor._meta.db_table,
+        policy=Policy._meta.db_table,
+    )
+
+
 def parse_collected_at(value: str) -> dt.datetime:
     """RFC 3339 text to an aware datetime; ValueError when it is not a real moment."""
     moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -193,42 +325,40 @@ def _accept_checkin(
     data-modifying CTEs is atomic without a transaction. The facts columns move only
     forward even when two reports of one device race: `is_newer` was judged on the row
     read at authentication, and the CASE re-checks it against the row being updated."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            WITH accepted AS (
-                INSERT INTO {CheckIn._meta.db_table}
-                    (device_id, report_id, collected_at, received_at, facts_hash, agent_version, evaluated_at)
-                VALUES (%(device)s, %(report)s, %(collected)s, %(received)s, %(digest)s, %(agent_version)s,
-                        %(evaluated)s)
-                ON CONFLICT (report_id) DO NOTHING
-                RETURNING id
-            ), touched AS (
-                UPDATE {Device._meta.db_table} SET
-                    last_seen_at = %(received)s,
-                    agent_version = %(agent_version)s,
-                    dropped_reports = dropped_reports + %(dropped)s,
-                    facts_collected_at = CASE WHEN {_NEWER} THEN %(collected)s ELSE facts_collected_at END,
-                    facts_hash = CASE WHEN {_NEWER} THEN %(digest)s ELSE facts_hash END,
-                    current_facts_id = CASE WHEN {_NEWER} THEN %(snapshot)s ELSE current_facts_id END
-                WHERE id = %(device)s AND EXISTS (SELECT 1 FROM accepted)
-            )
-            SELECT id FROM accepted
-            """,
-            {
-                "device": device_id,
-                "report": report_id,
-                "collected": collected_at,
-                "received": received_at,
-                "digest": digest,
-                "snapshot": snapshot_id,
-                "agent_version": agent_version,
-                "evaluated": evaluated_at,
-                "is_newer": is_newer,
-                "dropped": dropped,
-            },
+    row = fetch_one_prepared(
+        f"""
+        WITH accepted AS (
+            INSERT INTO {CheckIn._meta.db_table}
+                (device_id, report_id, collected_at, received_at, facts_hash, agent_version, evaluated_at)
+            VALUES (%(device)s, %(report)s, %(collected)s, %(received)s, %(digest)s, %(agent_version)s,
+                    %(evaluated)s)
+            ON CONFLICT (report_id) DO NOTHING
+            RETURNING id
+        ), touched AS (
+            UPDATE {Device._meta.db_table} SET
+                last_seen_at = %(received)s,
+                agent_version = %(agent_version)s,
+                dropped_reports = dropped_reports + %(dropped)s,
+                facts_collected_at = CASE WHEN {_NEWER} THEN %(collected)s ELSE facts_collected_at END,
+                facts_hash = CASE WHEN {_NEWER} THEN %(digest)s ELSE facts_hash END,
+                current_facts_id = CASE WHEN {_NEWER} THEN %(snapshot)s ELSE current_facts_id END
+            WHERE id = %(device)s AND EXISTS (SELECT 1 FROM accepted)
         )
-        row = cursor.fetchone()
+        SELECT id FROM accepted
+        """,
+        {
+            "device": device_id,
+            "report": report_id,
+            "collected": collected_at,
+            "received": received_at,
+            "digest": digest,
+            "snapshot": snapshot_id,
+            "agent_version": agent_version,
+            "evaluated": evaluated_at,
+            "is_newer": is_newer,
+            "dropped": dropped,
+        },
+    )
     return row[0] if row else None
 
 

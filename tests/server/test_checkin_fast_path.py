@@ -1,6 +1,7 @@
-"""The check-in fast path (one query to authenticate, one statement to store) answers and
-stores exactly what the plain ORM path would: the same governing policy, a config version that
-follows every policy edit at once, and facts that never move back, even when reports race."""
+"""The check-in fast paths answer and store exactly what the plain ORM path would: the same
+governing policy, a config version that follows every policy edit at once, and facts that
+never move back, even when reports race. A heartbeat on a judged seat is one statement
+(authenticate, store, touch the device, find the policy); a full report is two."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from readyfloor_agent.report import facts_hash
 
 from server.compliance.models import Policy
 from server.fleet import ingest
-from server.fleet.models import CheckIn, Device, FactSnapshot, Floor
+from server.fleet.models import CheckIn, Device, FactSnapshot, Floor, Readiness, Seat
 from tests.server.reports import checkin_body, enroll_body, healthy_facts, heartbeat_body, site_blocked
 from tests.server.test_agent_api import CHECKIN, ENROLL, post
 
@@ -24,10 +25,21 @@ def enrolled(client, secret: str, seat: tuple[str, str] | None) -> str:
     return response.json()["node_key"]
 
 
-def checkin_answer(client, key: str) -> dict:
-    response = post(client, CHECKIN, checkin_body(healthy_facts()), key=key)
+def checkin_answer(client, key: str, form: str = "full") -> dict:
+    """The answer to a full report, or (form="heartbeat") to a heartbeat on a judged seat."""
+    if form == "heartbeat":
+        post(client, CHECKIN, checkin_body(healthy_facts()), key=key)
+        judged()
+        response = post(client, CHECKIN, heartbeat_body(healthy_facts()), key=key)
+    else:
+        response = post(client, CHECKIN, checkin_body(healthy_facts()), key=key)
     assert response.status_code == 202, response.content
     return response.json()
+
+
+def judged(readiness: str = Readiness.READY) -> None:
+    """Every seat as the worker leaves it after a verdict (no worker runs in these tests)."""
+    Seat.objects.update(readiness=readiness)
 
 
 @pytest.mark.parametrize(
@@ -42,8 +54,9 @@ def checkin_answer(client, key: str) -> dict:
     ],
     ids=["floor-wins", "site-over-default", "default", "built-in", "unseated-site", "unseated-default"],
 )
+@pytest.mark.parametrize("form", ["full", "heartbeat"])
 def test_a_checkin_is_answered_with_the_policy_that_governs_the_seat(
-    client, site, floor, seats, enroll_secret, scopes, seated, governing
+    client, site, floor, seats, enroll_secret, scopes, seated, governing, form
 ):
     from server.fleet.models import Site
 
@@ -63,7 +76,7 @@ def test_a_checkin_is_answered_with_the_policy_that_governs_the_seat(
     key = enrolled(client, enroll_secret, ("Floor 1", "A-01") if seated else None)
     device = Device.objects.get()
 
-    answer = checkin_answer(client, key)
+    answer = checkin_answer(client, key, form)
 
     expected = policies[governing] if governing else Policy(name="built-in default")
     assert Policy.for_seat(device.seat, device.site).pk == expected.pk
@@ -166,3 +179,94 @@ def test_a_heartbeat_moves_last_seen_and_counts_dropped_reports(client, seats, e
     assert device.dropped_reports == 5
     assert device.agent_version == "0.2.0"
     assert device.facts_hash == facts_hash(facts)
+
+
+@pytest.fixture
+def heartbeating(client, seats, enroll_secret, policy) -> str:
+    """A seated device whose facts the server holds and whose seat has its verdict."""
+    key = enrolled(client, enroll_secret, ("Floor 1", "A-01"))
+    assert post(client, CHECKIN, checkin_body(healthy_facts()), key=key).status_code == 202
+    judged()
+    return key
+
+
+def test_a_heartbeat_on_a_judged_seat_is_one_statement(client, heartbeating, django_assert_num_queries):
+    before = Device.objects.get()
+
+    with django_assert_num_queries(1):
+        response = post(client, CHECKIN, heartbeat_body(healthy_facts(), dropped_reports=1), key=heartbeating)
+
+    assert response.status_code == 202
+    assert response.json()["duplicate"] is False
+    device = Device.objects.get()
+    assert device.last_seen_at > before.last_seen_at
+    assert device.facts_collected_at > before.facts_collected_at
+    assert device.dropped_reports == before.dropped_reports + 1
+    stored = CheckIn.objects.latest("id")
+    assert stored.facts_hash == facts_hash(healthy_facts())
+    assert stored.evaluated_at is not None  # nothing for the worker to do
+
+
+def test_replaying_a_heartbeat_stores_nothing_new(client, heartbeating):
+    body = heartbeat_body(healthy_facts())
+    first = post(client, CHECKIN, body, key=heartbeating)
+    seen = Device.objects.get().last_seen_at
+
+    replay = post(client, CHECKIN, body, key=heartbeating)
+
+    assert (first.status_code, replay.status_code) == (202, 200)
+    assert replay.json()["duplicate"] is True
+    assert CheckIn.objects.count() == 2
+    assert Device.objects.get().last_seen_at == seen
+
+
+def test_an_older_heartbeat_never_moves_the_collection_time_back(client, heartbeating):
+    newest = Device.objects.get().facts_collected_at
+    old = heartbeat_body(healthy_facts(), collected_at="2020-01-01T00:00:00Z")
+
+    response = post(client, CHECKIN, old, key=heartbeating)
+
+    assert response.status_code == 202
+    assert Device.objects.get().facts_collected_at == newest
+
+
+@pytest.mark.parametrize("readiness", [Readiness.OFFLINE, Readiness.UNKNOWN])
+def test_a_heartbeat_on_a_seat_waiting_for_a_verdict_is_left_for_the_worker(client, heartbeating, readiness):
+    judged(readiness)
+
+    response = post(client, CHECKIN, heartbeat_body(healthy_facts()), key=heartbeating)
+
+    assert response.status_code == 202
+    assert CheckIn.objects.latest("id").evaluated_at is None
+
+
+@pytest.mark.parametrize("key", ["not-a-key", ""], ids=["unknown", "missing"])
+def test_a_heartbeat_with_an_unknown_key_is_told_to_enroll_and_stores_nothing(client, heartbeating, key):
+    response = post(client, CHECKIN, heartbeat_body(healthy_facts()), key=key)
+
+    assert response.status_code == 401
+    assert response.json()["error"] == "node_invalid"
+    assert CheckIn.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"report_id": "nope"}, "report_id"),
+        ({"facts_hash": "XYZ"}, "facts_hash"),
+        ({"collected_at": "2026-02-30T07:00:00Z"}, "collected_at"),
+        ({"dropped_reports": -1}, "dropped_reports"),
+        ({"extra": True}, "extra"),
+    ],
+)
+@pytest.mark.parametrize("key", ["valid", "unknown"])
+def test_an_invalid_heartbeat_is_refused_naming_the_field_whoever_sends_it(
+    client, heartbeating, change, field, key
+):
+    body = heartbeat_body(healthy_facts(), **change)
+
+    response = post(client, CHECKIN, body, key=heartbeating if key == "valid" else "not-a-key")
+
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert CheckIn.objects.count() == 1
