@@ -235,19 +235,24 @@ class CheckinView(AgentView):
         return authenticate_for_checkin(node_key)
 
     def validate(self, body: Any, device: Device | None) -> None:
-        if device is not None and repeats_current_facts(body, device):
-            # Facts identical to the device's current ones were validated when they were
-            # stored; the rest of the report is checked as the heartbeat it amounts to.
-            envelope = {key: value for key, value in body.items() if key != "facts"}
-            validate_document(self.schema_kind, {**envelope, "facts_hash": device.facts_hash})
-        else:
+        self.held = held_facts(body, device) if device is not None else None
+        if self.held is None:
             validate_document(self.schema_kind, body)
+            return
+        # Facts the server already holds were validated when they were first stored: an
+        # agent that restarted and resends its facts, or a seat going back to a state it
+        # had before (the headset plugged in again). The rest of the report is checked as
+        # the heartbeat it amounts to.
+        envelope = {key: value for key, value in body.items() if key != "facts"}
+        heartbeat = {**envelope, "facts_hash": self.held.digest}
+        if not is_plainly_valid_heartbeat(heartbeat):
+            validate_document(self.schema_kind, heartbeat)
 
     def handle(self, request: HttpRequest, body: Any, device: Device | None) -> JsonResponse:
         assert device is not None
         collected_at(body)
         try:
-            outcome = ingest.record_checkin(device, body)
+            outcome = ingest.record_checkin(device, body, held=self.held)
         except ingest.FactsRequired as error:
             raise BadRequest(
                 409,
@@ -279,17 +284,20 @@ def accepted(duplicate: bool, policy_id: int | None, policy_digest: str | None) 
     )
 
 
-def repeats_current_facts(body: Any, device: Device) -> bool:
-    """A full report whose facts hash to the ones the device already has (an agent that
-    restarted and lost the hash it could have sent instead)."""
-    if not (device.facts_hash and isinstance(body, dict) and isinstance(body.get("facts"), dict)):
-        return False
+def held_facts(body: Any, device: Device) -> ingest.HeldFacts | None:
+    """The snapshot of a full report's facts, when the server already holds them."""
+    if not (isinstance(body, dict) and isinstance(body.get("facts"), dict)):
+        return None
     if "facts_hash" in body:
-        return False  # both forms at once is invalid: let the full validation say so
+        return None  # both forms at once is invalid: let the full validation say so
     try:
-        return facts_hash(body["facts"]) == device.facts_hash
+        digest = facts_hash(body["facts"])
     except (ValueError, TypeError, RecursionError):
-        return False
+        return None
+    if digest == device.facts_hash and device.current_facts_id is not None:
+        return ingest.HeldFacts(digest, device.current_facts_id)
+    snapshot_id = ingest.snapshot_id_of(digest)
+    return ingest.HeldFacts(digest, snapshot_id) if snapshot_id is not None else None
 
 
 @functools.lru_cache(maxsize=1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import psycopg
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 from readyfloor_agent.report import facts_hash
@@ -91,8 +91,25 @@ class CheckinOutcome:
     needs_evaluation: bool
 
 
+class HeldFacts(NamedTuple):
+    """Facts of a full report that the server already stores as a snapshot."""
+
+    digest: str
+    snapshot_id: int
+
+
+def snapshot_id_of(digest: str) -> int | None:
+    row = fetch_one_prepared(
+        f"SELECT id FROM {FactSnapshot._meta.db_table} WHERE sha256 = %(digest)s", {"digest": digest}
+    )
+    return row[0] if row else None
+
+
 def record_checkin(
-    device: Device, body: dict[str, Any], received_at: dt.datetime | None = None
+    device: Device,
+    body: dict[str, Any],
+    received_at: dt.datetime | None = None,
+    held: HeldFacts | None = None,
 ) -> CheckinOutcome:
     """Store one validated check-in of `device`.
 
@@ -107,8 +124,11 @@ def record_checkin(
     report_id = uuid.UUID(body["report_id"])
 
     if "facts" in body:
-        digest = facts_hash(body["facts"])
-        if digest == device.facts_hash and device.current_facts_id is not None:
+        # `held`: the caller found these facts already stored (see agent_api CheckinView).
+        digest = held.digest if held else facts_hash(body["facts"])
+        if held:
+            snapshot_id = held.snapshot_id
+        elif digest == device.facts_hash and device.current_facts_id is not None:
             # The same facts again (an agent that lost its last acknowledged hash): the
             # device already points at their snapshot.
             snapshot_id = device.current_facts_id
@@ -116,12 +136,9 @@ def record_checkin(
             snapshot_id = _store_snapshot(digest, body["facts"], received_at)
     else:
         digest = body["facts_hash"]
-        if digest == device.facts_hash:
-            snapshot_id = device.current_facts_id
-        else:
-            snapshot_id = FactSnapshot.objects.filter(sha256=digest).values_list("pk", flat=True).first()
-            if snapshot_id is None:
-                raise FactsRequired(digest)
+        snapshot_id = device.current_facts_id if digest == device.facts_hash else snapshot_id_of(digest)
+        if snapshot_id is None:
+            raise FactsRequired(digest)
 
     is_newer = device.facts_collected_at is None or collected_at >= device.facts_collected_at
     facts_changed = is_newer and digest != device.facts_hash
@@ -195,8 +212,33 @@ def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | No
     Django binds parameters on the client, so PostgreSQL parses and plans every statement
     anew; for the check-in statements, joins and CTEs, planning cost several times what
     executing does. A psycopg server-side cursor with prepare=True plans each once per
-    connection. Django's cursor is still opened first: it runs the connection health check
-    and turns driver errors into django.db errors."""
+    connection. Django's cursor is still opened: it connects when needed and turns driver
+    errors into django.db errors.
+
+    When this is the request's first query on a kept connection, it is also its health
+    check: Django's own (CONN_HEALTH_CHECKS) would cost one more round trip, a fifth of a
+    heartbeat's time. If the kept connection turns out dead (PostgreSQL restarted), it is
+    closed and the statement runs once more on a new one, as Django's check would have.
+    Every statement run here is idempotent (report ids and content hashes are unique), so
+    running it again is safe even if the first try did reach the server."""
+    first_use = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
+    if first_use:
+        connection.health_check_done = True
+    try:
+        return _fetch_one_prepared(sql, params)
+    except (OperationalError, InterfaceError):
+        if not first_use or connection.is_usable():
+            raise
+        connection.close()
+        return _fetch_one_prepared(sql, params)
+
+
+def _fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
     with (
         connection.cursor() as django_cursor,
         connection.wrap_database_errors,

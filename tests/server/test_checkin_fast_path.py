@@ -270,3 +270,73 @@ def test_an_invalid_heartbeat_is_refused_naming_the_field_whoever_sends_it(
     assert response.status_code == 400
     assert response.json()["field"] == field
     assert CheckIn.objects.count() == 1
+
+
+def test_a_seat_going_back_to_facts_it_had_before_reuses_their_snapshot(client, seats, enroll_secret, policy):
+    key = enrolled(client, enroll_secret, ("Floor 1", "A-01"))
+    healthy, blocked = healthy_facts(), site_blocked(healthy_facts())
+    post(client, CHECKIN, checkin_body(healthy), key=key)
+    post(client, CHECKIN, checkin_body(blocked), key=key)
+
+    back = post(client, CHECKIN, checkin_body(healthy), key=key)
+
+    assert back.status_code == 202
+    assert FactSnapshot.objects.count() == 2
+    device = Device.objects.get()
+    assert device.current_facts.facts == healthy
+    assert device.facts_hash == facts_hash(healthy)
+    assert CheckIn.objects.latest("id").evaluated_at is None  # the seat changed: the worker judges it
+
+
+@pytest.mark.parametrize(
+    ("mutate", "field"),
+    [
+        (lambda b: b.update(report_id="not-a-uuid"), "report_id"),
+        (lambda b: b.update(surprise=1), "surprise"),
+        (lambda b: b.update(collected_at="yesterday"), "collected_at"),
+    ],
+    ids=["bad-uuid", "extra-field", "bad-time"],
+)
+def test_a_report_of_earlier_facts_still_has_its_report_checked(
+    client, seats, enroll_secret, policy, mutate, field
+):
+    key = enrolled(client, enroll_secret, ("Floor 1", "A-01"))
+    post(client, CHECKIN, checkin_body(healthy_facts()), key=key)
+    post(client, CHECKIN, checkin_body(site_blocked(healthy_facts())), key=key)
+    body = checkin_body(healthy_facts())
+    mutate(body)
+
+    response = post(client, CHECKIN, body, key=key)
+
+    assert response.status_code == 400
+    assert response.json()["field"] == field
+    assert CheckIn.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_heartbeat_on_a_connection_postgresql_dropped_is_stored_on_a_new_one(
+    client, seats, enroll_secret, policy
+):
+    import psycopg
+    from django.db import connection
+
+    key = enrolled(client, enroll_secret, ("Floor 1", "A-01"))
+    post(client, CHECKIN, checkin_body(healthy_facts()), key=key)
+    judged()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (kept,) = cursor.fetchone()
+    # As a PostgreSQL restart does to every kept connection.
+    params = connection.get_connection_params()
+    with psycopg.connect(
+        dbname=params["dbname"], user=params.get("user"), host=params.get("host"), port=params.get("port")
+    ) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [kept])
+    # What Django does when a request starts (the test client leaves it out): the kept
+    # connection stays, to be checked at its first use.
+    connection.close_if_unusable_or_obsolete()
+
+    response = post(client, CHECKIN, heartbeat_body(healthy_facts()), key=key)
+
+    assert response.status_code == 202, response.content
+    assert CheckIn.objects.count() == 2
