@@ -25,25 +25,29 @@ log = logging.getLogger(__name__)
 
 def evaluate_device(device_id: int, now: dt.datetime | None = None) -> Readiness | None:
     """Re-judge one device and its seat. Returns the seat's readiness (None if unseated)."""
-    now = now or timezone.now()
     with transaction.atomic():
-        device = (
-            Device.objects.select_for_update(of=("self",))
-            .select_related("current_facts", "seat__floor__site", "site")
-            .filter(pk=device_id)
-            .first()
-        )
-        if device is None:
-            return None
-        policy = Policy.for_seat(device.seat, device.site)
-        facts = device.current_facts.facts if device.current_facts else None
-        results = checks.evaluate(facts, policy.to_catalog(), last_seen=device.last_seen_at, now=now)
-        _store_results(device, results, now)
-        if device.seat is None:
-            return None
-        readiness = Readiness(checks.readiness_of(results).value)
-        set_seat_readiness(device.seat, readiness, results, device, now)
-        return readiness
+        return _evaluate_locked(device_id, now or timezone.now())
+
+
+def _evaluate_locked(device_id: int, now: dt.datetime) -> Readiness | None:
+    """evaluate_device's work, inside the caller's transaction, under the device's row lock."""
+    device = (
+        Device.objects.select_for_update(of=("self",))
+        .select_related("current_facts", "seat__floor__site", "site")
+        .filter(pk=device_id)
+        .first()
+    )
+    if device is None:
+        return None
+    policy = Policy.for_seat(device.seat, device.site)
+    facts = device.current_facts.facts if device.current_facts else None
+    results = checks.evaluate(facts, policy.to_catalog(), last_seen=device.last_seen_at, now=now)
+    _store_results(device, results, now)
+    if device.seat is None:
+        return None
+    readiness = Readiness(checks.readiness_of(results).value)
+    set_seat_readiness(device.seat, readiness, results, device, now)
+    return readiness
 
 
 def _store_results(device: Device, results: list[checks.CheckResult], now: dt.datetime) -> None:
@@ -138,11 +142,18 @@ def _quiet_reason(readiness: Readiness) -> str:
 
 
 def evaluate_checkin(checkin_id: int) -> None:
-    checkin = CheckIn.objects.filter(pk=checkin_id).only("device_id", "evaluated_at").first()
-    if checkin is None:
-        return
-    evaluate_device(checkin.device_id)
-    CheckIn.objects.filter(pk=checkin_id, evaluated_at=None).update(evaluated_at=timezone.now())
+    """Judge the device of a check-in, and mark the check-in evaluated in the same
+    transaction: a verdict and its `evaluated_at` are stored together or not at all."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        now = timezone.now()
+        cursor.execute(
+            f"UPDATE {CheckIn._meta.db_table} SET evaluated_at = COALESCE(evaluated_at, %s)"
+            " WHERE id = %s RETURNING device_id",
+            [now, checkin_id],
+        )
+        row = cursor.fetchone()
+        if row is not None:
+            _evaluate_locked(row[0], now)
 
 
 def silent_devices(now: dt.datetime) -> list[int]:

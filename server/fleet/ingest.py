@@ -200,7 +200,6 @@ def record_heartbeat(
             "digest": body["facts_hash"],
             "agent_version": body["agent_version"],
             "dropped": body.get("dropped_reports", 0),
-            "waiting": [Readiness.OFFLINE.value, Readiness.UNKNOWN.value],
         },
     )
     return Heartbeat(*row) if row else None
@@ -255,11 +254,14 @@ def _fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | N
 
 @functools.lru_cache(maxsize=1)
 def _heartbeat_sql() -> str:
+    # Seats shown as silent or unjudged need the worker: the general path queues them.
+    waiting = ", ".join(f"'{readiness.value}'" for readiness in (Readiness.OFFLINE, Readiness.UNKNOWN))
     return f"""
         WITH caller AS ({caller_sql("d.id, d.facts_hash, s.readiness")}),
         quiet AS (
             SELECT id FROM caller
-            WHERE facts_hash = %(digest)s AND (readiness IS NULL OR readiness <> ALL(%(waiting)s))
+            WHERE facts_hash = %(digest)s
+              AND (readiness IS NULL OR readiness NOT IN ({waiting}))
         ), accepted AS (
             INSERT INTO {CheckIn._meta.db_table}
                 (device_id, report_id, collected_at, received_at, facts_hash, agent_version, evaluated_at)
