@@ -32,7 +32,8 @@ BUILTIN = "Built-in Audio Analog Stereo"
         ("linux-healthy-pactl", "chrome.user_data_dir", "/home/mrivera/.config/google-chrome"),
         ("linux-healthy-pactl", "audio.status", "ok"),
         ("linux-healthy-pactl", "audio.source", "pactl"),
-        ("linux-healthy-pactl", "audio.holders", [{"app": "Google Chrome", "since": None}]),
+        # pactl lists Chrome recording (the softphone on a call); the agent leaves it out.
+        ("linux-healthy-pactl", "audio.holders", []),
         ("linux-mic-held-by-other-app", "audio.holders", [{"app": "ZOOM VoiceEngine", "since": None}]),
         ("linux-pactl-outside-session", "audio.status", "ok"),
         ("linux-pactl-outside-session", "audio.source", "proc"),

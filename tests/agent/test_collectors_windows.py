@@ -201,3 +201,17 @@ def test_windows_11_is_told_apart_by_its_build_number() -> None:
     )
 
     assert _windows.windows_version(key) == "Windows 10 Pro 22H2 (build 19045.4291)"
+
+
+def test_chrome_on_a_call_is_not_reported_as_holding_the_microphone() -> None:
+    """Chrome recording is the softphone on a call; listing it would change the seat's facts
+    with every call. Other applications holding the microphone are still reported."""
+    from types import SimpleNamespace
+
+    from readyfloor_agent.collectors import audio
+
+    chrome = {"app": "C:#Program Files#Google#Chrome#Application#chrome.exe", "since": "2026-11-21T07:00:00Z"}
+    teams = {"app": "MSTeams_8wekyb3d8bbwe", "since": "2026-11-21T06:55:12Z"}
+    system = SimpleNamespace(audio=lambda host: {"status": "ok", "inputs": [], "holders": [chrome, teams]})
+
+    assert audio.collect(None, system)["holders"] == [teams]  # type: ignore[arg-type]

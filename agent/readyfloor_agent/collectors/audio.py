@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
+from ..checks.audio import is_chrome
 from ..host import Host
 
 MAX_INPUTS = 100
@@ -19,5 +20,11 @@ def collect(host: Host, system: ModuleType) -> dict[str, Any]:
     for extra in defaults[1:]:
         extra["is_default"] = False
     facts["inputs"] = inputs
-    facts.setdefault("holders", None)
+    holders = facts.setdefault("holders", None)
+    if holders is not None:
+        # Chrome holding the microphone is the softphone on a call: normal, and it starts
+        # and stops with every call. Reported, it would make a seat's facts change a few
+        # dozen times an hour (a full report, a new snapshot and an evaluation each time)
+        # while no verdict depends on it: the checks look only at the other applications.
+        facts["holders"] = [holder for holder in holders if not is_chrome(holder["app"])]
     return facts
