@@ -44,6 +44,12 @@ class Device:
     known_hashes: set[str] = field(default_factory=set)
 
 
+class _Listener(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: a simulated floor connecting all at once would
+    # see refused connections that a real server (gunicorn: 2048) never gives.
+    request_queue_size = 128
+
+
 class FakeAgentServer:
     def __init__(
         self,
@@ -67,7 +73,7 @@ class FakeAgentServer:
         self.log: list[dict[str, Any]] = []
         self.troubles: list[Trouble] = []
         self.down = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Listener(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
 
