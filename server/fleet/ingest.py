@@ -211,8 +211,7 @@ def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | No
     Django binds parameters on the client, so PostgreSQL parses and plans every statement
     anew; for the check-in statements, joins and CTEs, planning cost several times what
     executing does. A psycopg server-side cursor with prepare=True plans each once per
-    connection. Django's cursor is still opened: it connects when needed and turns driver
-    errors into django.db errors.
+    connection. Driver errors still become django.db errors.
 
     When this is the request's first query on a kept connection, it is also its health
     check: Django's own (CONN_HEALTH_CHECKS) would cost one more round trip, a fifth of a
@@ -238,11 +237,11 @@ def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | No
 
 
 def _fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    with (
-        connection.cursor() as django_cursor,
-        connection.wrap_database_errors,
-        psycopg.Cursor(django_cursor.cursor.connection) as cursor,
-    ):
+    # What connection.cursor() would do before handing out a cursor, without building
+    # Django's client-side cursor and its wrapper, which this statement does not use.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
         started = time.monotonic()
         cursor.execute(sql, params, prepare=True)
         row = cursor.fetchone()
