@@ -40,7 +40,7 @@ def database_from_url(url: str) -> dict:
     host = query.pop("host", None) or parts.hostname or ""
     # Django switches psycopg's prepared statements off; its own cursors bind on the client
     # and never prepare anyway. The agent API's hot statements use server-side cursors with
-    # prepare=True (server/fleet/ingest.py, fetch_one_prepared), which needs a threshold.
+    # prepare=True (server/fleet/rawsql.py), which needs a threshold.
     # ?prepare_threshold=none turns preparing off, e.g. behind a pooler that cannot keep
     # prepared statements (PgBouncer in transaction mode before 1.21).
     threshold = query.pop("prepare_threshold", "5")

@@ -24,7 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from readyfloor_agent.report import SchemaError, facts_hash, is_plainly_valid_heartbeat, validate
 
 from server.compliance.models import Policy
-from server.fleet import ingest
+from server.fleet import ingest, rawsql
 from server.fleet.models import Device, EnrollSecret, Seat, sha256_hex
 
 log = logging.getLogger(__name__)
@@ -312,15 +312,9 @@ def held_facts(body: Any, device: Device) -> ingest.HeldFacts | None:
 
 
 @functools.lru_cache(maxsize=1)
-def _checkin_caller_query() -> tuple[str, list[Any]]:
-    """The SQL, and for each Device column the converters the ORM would apply to it."""
-    fields = Device._meta.concrete_fields
+def _checkin_caller_sql() -> str:
     # A plain cursor: a QuerySet or RawQuerySet would cost more CPU than the query itself.
-    sql = ingest.caller_sql(
-        ", ".join(f'd."{field.column}"' for field in fields) + ", s.floor_id, s.readiness"
-    )
-    converters = [(field.get_col("d"), field.get_db_converters(connection)) for field in fields]
-    return sql, converters
+    return rawsql.device_sql(rawsql.columns_of(Device, "d") + ", s.floor_id, s.readiness")
 
 
 def authenticate_for_checkin(node_key: str) -> Device | None:
@@ -329,16 +323,12 @@ def authenticate_for_checkin(node_key: str) -> Device | None:
     id and digest as `device.governing_policy_id` / `device.governing_policy_digest`."""
     if not node_key:
         return None
-    sql, converters = _checkin_caller_query()
-    row = ingest.fetch_one_prepared(sql, {"key": sha256_hex(node_key)})
+    row = rawsql.fetch_one_prepared(_checkin_caller_sql(), {"key": sha256_hex(node_key)})
     if row is None:
         return None
-    values = list(row[: len(converters)])
-    for index, (column, functions) in enumerate(converters):
-        for function in functions:
-            values[index] = function(values[index], column, connection)
-    device = Device.from_db(connection.alias, None, values)
-    floor_id, readiness, device.governing_policy_id, device.governing_policy_digest = row[len(converters) :]
+    width = len(Device._meta.concrete_fields)
+    device = rawsql.instance_from_row(Device, row[:width])
+    floor_id, readiness, device.governing_policy_id, device.governing_policy_digest = row[width:]
     if device.seat_id is not None:
         device.seat = Seat.from_db(
             connection.alias, ["id", "floor_id", "readiness"], [device.seat_id, floor_id, readiness]

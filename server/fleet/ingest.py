@@ -10,18 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import logging
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import psycopg
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
 from readyfloor_agent.report import facts_hash
 
 from server.fleet.models import CheckIn, Device, EnrollSecret, FactSnapshot, Floor, Readiness, Seat
+from server.fleet.rawsql import device_sql, fetch_one_prepared
 
 log = logging.getLogger(__name__)
 
@@ -205,58 +204,12 @@ def record_heartbeat(
     return Heartbeat(*row) if row else None
 
 
-def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    """Run one statement as a prepared statement of this connection; its first row.
-
-    Django binds parameters on the client, so PostgreSQL parses and plans every statement
-    anew; for the check-in statements, joins and CTEs, planning cost several times what
-    executing does. A psycopg server-side cursor with prepare=True plans each once per
-    connection. Driver errors still become django.db errors.
-
-    When this is the request's first query on a kept connection, it is also its health
-    check: Django's own (CONN_HEALTH_CHECKS) would cost one more round trip, a fifth of a
-    heartbeat's time. If the kept connection turns out dead (PostgreSQL restarted), it is
-    closed and the statement runs once more on a new one, as Django's check would have.
-    Every statement run here is idempotent (report ids and content hashes are unique), so
-    running it again is safe even if the first try did reach the server."""
-    first_use = (
-        connection.connection is not None
-        and connection.health_check_enabled
-        and not connection.health_check_done
-        and not connection.in_atomic_block
-    )
-    if first_use:
-        connection.health_check_done = True
-    try:
-        return _fetch_one_prepared(sql, params)
-    except (OperationalError, InterfaceError):
-        if not first_use or connection.is_usable():
-            raise
-        connection.close()
-        return _fetch_one_prepared(sql, params)
-
-
-def _fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
-    # What connection.cursor() would do before handing out a cursor, without building
-    # Django's client-side cursor and its wrapper, which this statement does not use.
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        started = time.monotonic()
-        cursor.execute(sql, params, prepare=True)
-        row = cursor.fetchone()
-    if connection.queries_logged:
-        # As Django's debug cursor does, so query counts in tests and debug tools include it.
-        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
-    return row
-
-
 @functools.lru_cache(maxsize=1)
 def _heartbeat_sql() -> str:
     # Seats shown as silent or unjudged need the worker: the general path queues them.
     waiting = ", ".join(f"'{readiness.value}'" for readiness in (Readiness.OFFLINE, Readiness.UNKNOWN))
     return f"""
-        WITH caller AS ({caller_sql("d.id, d.facts_hash, s.readiness")}),
+        WITH caller AS ({device_sql("d.id, d.facts_hash, s.readiness")}),
         quiet AS (
             SELECT id FROM caller
             WHERE facts_hash = %(digest)s
@@ -283,42 +236,6 @@ def _heartbeat_sql() -> str:
                caller.policy_id, caller.policy_digest
         FROM caller
     """
-
-
-# The policy that governs a device, chosen as Policy.for_seat chooses it: the seat's floor,
-# else the site (the seat's, or the device's when unseated), else a default; md5 of its
-# whole row stands for its content, so any edit changes it. (Should several default
-# policies exist, the oldest wins here.) Check-ins read it in the same round trip as the
-# device because every round trip to PostgreSQL costs more than the Python around it.
-_CALLER_SQL = """
-    SELECT {columns}, governing.id AS policy_id, md5(governing::text) AS policy_digest
-    FROM {device} d
-    LEFT JOIN {seat} s ON s.id = d.seat_id
-    LEFT JOIN {floor} f ON f.id = s.floor_id
-    LEFT JOIN LATERAL (
-        SELECT p.* FROM {policy} p
-        WHERE p.floor_id = s.floor_id
-           OR p.site_id = COALESCE(f.site_id, d.site_id)
-           OR (p.floor_id IS NULL AND p.site_id IS NULL)
-        ORDER BY p.floor_id IS NULL, p.site_id IS NULL, p.id
-        LIMIT 1
-    ) governing ON TRUE
-    WHERE d.node_key_hash = %(key)s
-"""
-
-
-def caller_sql(columns: str) -> str:
-    """SELECT `columns` (of d: device, s: seat) plus policy_id and policy_digest of the device
-    whose node key hashes to %(key)s."""
-    from server.compliance.models import Policy
-
-    return _CALLER_SQL.format(
-        columns=columns,
-        device=Device._meta.db_table,
-        seat=Seat._meta.db_table,
-        floor=Floor._meta.db_table,
-        policy=Policy._meta.db_table,
-    )
 
 
 def parse_collected_at(value: str) -> dt.datetime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from server.fleet import ingest
+from server.fleet import rawsql
 from server.settings import database_from_url
 
 
@@ -39,8 +39,8 @@ def test_a_socket_directory_is_taken_from_the_host_parameter():
 def test_the_check_in_statements_are_prepared_once_per_connection():
     sql = "SELECT %(value)s::int + 1"
 
-    first = ingest.fetch_one_prepared(sql, {"value": 1})
-    second = ingest.fetch_one_prepared(sql, {"value": 2})
+    first = rawsql.fetch_one_prepared(sql, {"value": 1})
+    second = rawsql.fetch_one_prepared(sql, {"value": 2})
 
     assert (first, second) == ((2,), (3,))
     with connection.cursor() as cursor:

@@ -1,0 +1,131 @@
+"""Hand-written SQL for the paths every check-in and every evaluation take.
+
+Django binds parameters on the client, so PostgreSQL parses and plans every ORM statement
+anew, and building the statement costs the worker or web process more CPU than running it.
+The few statements here run on every report, so they are written once, prepared once per
+connection, and turned back into model instances with the ORM's own converters.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Any
+
+import psycopg
+from django.db import InterfaceError, OperationalError, connection, models
+
+from server.fleet.models import Device, Floor, Seat
+
+
+def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """Run one statement as a prepared statement of this connection; its first row.
+
+    Django binds parameters on the client, so PostgreSQL parses and plans every statement
+    anew; for the check-in statements, joins and CTEs, planning cost several times what
+    executing does. A psycopg server-side cursor with prepare=True plans each once per
+    connection. Driver errors still become django.db errors.
+
+    When this is the request's first query on a kept connection, it is also its health
+    check: Django's own (CONN_HEALTH_CHECKS) would cost one more round trip, a fifth of a
+    heartbeat's time. If the kept connection turns out dead (PostgreSQL restarted), it is
+    closed and the statement runs once more on a new one, as Django's check would have.
+    Every statement run here is idempotent (report ids and content hashes are unique), so
+    running it again is safe even if the first try did reach the server."""
+    first_use = (
+        connection.connection is not None
+        and connection.health_check_enabled
+        and not connection.health_check_done
+        and not connection.in_atomic_block
+    )
+    if first_use:
+        connection.health_check_done = True
+    try:
+        return _fetch_one_prepared(sql, params)
+    except (OperationalError, InterfaceError):
+        if not first_use or connection.is_usable():
+            raise
+        connection.close()
+        return _fetch_one_prepared(sql, params)
+
+
+def _fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    # What connection.cursor() would do before handing out a cursor, without building
+    # Django's client-side cursor and its wrapper, which this statement does not use.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        started = time.monotonic()
+        cursor.execute(sql, params, prepare=True)
+        row = cursor.fetchone()
+    if connection.queries_logged:
+        # As Django's debug cursor does, so query counts in tests and debug tools include it.
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return row
+
+
+def instance_from_row(model: type[models.Model], values: list[Any] | tuple[Any, ...]) -> Any:
+    """A model instance from its concrete columns' values in field order, converted as the
+    ORM would (JSON text to objects, and so on)."""
+    converted = list(values)
+    for index, (column, functions) in enumerate(_converters(model)):
+        for function in functions:
+            converted[index] = function(converted[index], column, connection)
+    return model.from_db(connection.alias, None, converted)
+
+
+@functools.cache
+def _converters(model: type[models.Model]) -> list[tuple[Any, list[Any]]]:
+    return [
+        (field.get_col(model._meta.db_table), field.get_db_converters(connection))
+        for field in model._meta.concrete_fields
+    ]
+
+
+def columns_of(model: type[models.Model], alias: str) -> str:
+    """`alias."col", ...` for every concrete field of `model`, in field order."""
+    return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
+
+
+# The policy that governs a device, chosen as Policy.for_seat chooses it: the seat's floor,
+# else the site (the seat's, or the device's when unseated), else a default; md5 of its
+# whole row stands for its content, so any edit changes it. (Should several default
+# policies exist, the oldest wins here.) It is read in the same round trip as the device
+# because every round trip to PostgreSQL costs more than the Python around it.
+_DEVICE_SQL = """
+    SELECT {columns}, governing.id AS policy_id, md5(governing::text) AS policy_digest
+    FROM {device} d
+    LEFT JOIN {seat} s ON s.id = d.seat_id
+    LEFT JOIN {floor} f ON f.id = s.floor_id
+    LEFT JOIN LATERAL (
+        SELECT p.* FROM {policy} p
+        WHERE p.floor_id = s.floor_id
+           OR p.site_id = COALESCE(f.site_id, d.site_id)
+           OR (p.floor_id IS NULL AND p.site_id IS NULL)
+        ORDER BY p.floor_id IS NULL, p.site_id IS NULL, p.id
+        LIMIT 1
+    ) governing ON TRUE
+    {joins}
+    WHERE {where}
+    {lock}
+"""
+
+
+def device_sql(
+    columns: str, where: str = "d.node_key_hash = %(key)s", joins: str = "", lock: str = ""
+) -> str:
+    """SELECT `columns` (of d: device, s: seat, governing: its policy, and whatever `joins`
+    adds) plus policy_id and policy_digest of the device matching `where` (by default, the
+    one whose node key hashes to %(key)s)."""
+    from server.compliance.models import Policy
+
+    return _DEVICE_SQL.format(
+        columns=columns,
+        device=Device._meta.db_table,
+        seat=Seat._meta.db_table,
+        floor=Floor._meta.db_table,
+        policy=Policy._meta.db_table,
+        joins=joins,
+        where=where,
+        lock=lock,
+    )
