@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import functools
 import time
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Union
 
 import psycopg
 from django.db import InterfaceError, OperationalError, connection, models
 
 from server.fleet.models import Device, Floor, Seat
 
+Params = Union[Mapping[str, Any], Sequence[Any]]
 
-def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+
+def fetch_one_prepared(sql: str, params: Params) -> tuple[Any, ...] | None:
     """Run one statement as a prepared statement of this connection; its first row.
 
     Django binds parameters on the client, so PostgreSQL parses and plans every statement
@@ -49,7 +52,7 @@ def fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | No
         return _fetch_one_prepared(sql, params)
 
 
-def _fetch_one_prepared(sql: str, params: dict[str, Any]) -> tuple[Any, ...] | None:
+def _fetch_one_prepared(sql: str, params: Params) -> tuple[Any, ...] | None:
     # What connection.cursor() would do before handing out a cursor, without building
     # Django's client-side cursor and its wrapper, which this statement does not use.
     connection.close_if_health_check_failed()
