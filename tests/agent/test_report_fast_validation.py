@@ -15,6 +15,8 @@ from readyfloor_agent import report
 from readyfloor_agent.report import SchemaError
 from readyfloor_agent.simulate import scenario_facts
 
+from .json_documents import json_values, paths
+
 jsonschema_rs = pytest.importorskip("jsonschema_rs")
 
 
@@ -71,23 +73,6 @@ def test_an_invalid_report_is_still_named_by_the_field(change: dict[str, object]
     assert raised.value.field == field
 
 
-def paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += paths(child, (*prefix, index))
-    return found
-
-
-json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(st.text(max_size=8), children, max_size=3),
-    max_leaves=6,
-)
 likely_strings = st.sampled_from(
     [
         "ok",

@@ -12,33 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.fleet.models import CheckIn, FactSnapshot
+from tests.agent.json_documents import json_values, paths
 from tests.server.reports import checkin_body, enroll_body, healthy_facts
 from tests.server.test_agent_api import CHECKIN, ENROLL, post
 
 pytestmark = pytest.mark.django_db
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False)
-    | st.text(max_size=30),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=12), children, max_size=4),
-    max_leaves=20,
-)
-
-
-def paths(value: Any, prefix: tuple = ()) -> list[tuple]:
-    found = [prefix]
-    if isinstance(value, dict):
-        for key, child in value.items():
-            found += paths(child, (*prefix, key))
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            found += paths(child, (*prefix, index))
-    return found
-
 
 def replaced(document: Any, path: tuple, junk: Any) -> Any:
     if not path:
