@@ -225,7 +225,7 @@ class CheckinView(AgentView):
         node_key = node_key_of(request)
         if not node_key:
             return node_invalid()
-        collected_at(body)
+        check_collected_at(body)
         heartbeat = ingest.record_heartbeat(sha256_hex(node_key), body)
         if heartbeat is None:
             return node_invalid()
@@ -250,7 +250,7 @@ class CheckinView(AgentView):
 
     def handle(self, request: HttpRequest, body: Any, device: Device | None) -> HttpResponse:
         assert device is not None
-        collected_at(body)
+        check_collected_at(body)
         try:
             outcome = ingest.record_checkin(device, body, held=self.held)
         except ingest.FactsRequired as error:
@@ -263,7 +263,7 @@ class CheckinView(AgentView):
         return accepted(outcome.duplicate, device.governing_policy_id, device.governing_policy_digest)
 
 
-def collected_at(body: dict[str, Any]) -> None:
+def check_collected_at(body: dict[str, Any]) -> None:
     """The schema checks the form of `collected_at`; this checks it is a real moment."""
     try:
         ingest.parse_collected_at(body["collected_at"])
