@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from psycopg.types.json import Jsonb
@@ -190,14 +190,13 @@ def _quiet_reason(readiness: Readiness) -> str:
 def evaluate_checkin(checkin_id: int) -> None:
     """Judge the device of a check-in, and mark the check-in evaluated in the same
     transaction: a verdict and its `evaluated_at` are stored together or not at all."""
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         now = timezone.now()
-        cursor.execute(
-            f"UPDATE {CheckIn._meta.db_table} SET evaluated_at = COALESCE(evaluated_at, %s)"
-            " WHERE id = %s RETURNING device_id",
-            [now, checkin_id],
+        row = rawsql.fetch_one_prepared(
+            f"UPDATE {CheckIn._meta.db_table} SET evaluated_at = COALESCE(evaluated_at, %(now)s)"
+            " WHERE id = %(checkin)s RETURNING device_id",
+            {"now": now, "checkin": checkin_id},
         )
-        row = cursor.fetchone()
         if row is not None:
             _evaluate_locked(row[0], now)
 
