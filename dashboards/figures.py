@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
+from readyfloor_agent.checks import Readiness
 
 
 @dataclass(frozen=True)
@@ -30,14 +31,26 @@ class StatusStyle:
 
 
 # Okabe-Ito based: the five fills stay distinct under protanopia, deuteranopia and tritanopia,
-# and dark text on each keeps a contrast ratio of at least 4.5:1. Ordered worst first, the way a
-# supervisor scans the floor.
-STATUSES: tuple[StatusStyle, ...] = (
-    StatusStyle("not_ready", "Not ready", "#D55E00", "✕", "#111111"),
-    StatusStyle("offline", "Offline", "#8C8C8C", "\N{EN DASH}", "#111111"),
-    StatusStyle("unknown", "Unknown", "#DADADA", "?", "#111111", pattern="/"),
-    StatusStyle("at_risk", "At risk", "#E69F00", "!", "#111111"),
-    StatusStyle("ready", "Ready", "#009E73", "✓", "#111111"),
+# and dark text on each keeps a contrast ratio of at least 4.5:1.
+_LOOKS: dict[Readiness, tuple[str, str]] = {
+    Readiness.NOT_READY: ("#D55E00", "✕"),
+    Readiness.OFFLINE: ("#8C8C8C", "\N{EN DASH}"),
+    Readiness.UNKNOWN: ("#DADADA", "?"),
+    Readiness.AT_RISK: ("#E69F00", "!"),
+    Readiness.READY: ("#009E73", "✓"),
+}
+# In the catalog's worst-first order, the way a supervisor scans the floor.
+STATUSES: tuple[StatusStyle, ...] = tuple(
+    StatusStyle(
+        readiness.value,
+        readiness.label,
+        _LOOKS[readiness][0],
+        _LOOKS[readiness][1],
+        "#111111",
+        # Only "no data" is hatched, so it never reads as a verdict.
+        pattern="/" if readiness is Readiness.UNKNOWN else "",
+    )
+    for readiness in Readiness.worst_first()
 )
 STATUS_BY_VALUE: dict[str, StatusStyle] = {style.value: style for style in STATUSES}
 UNKNOWN_STYLE = STATUS_BY_VALUE["unknown"]

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
-from readyfloor_agent.checks import CATALOG, Check, Fix, fix_for, get_check
+from readyfloor_agent.checks import CATALOG, Check, Fix, State, fix_for, get_check
 from readyfloor_agent.checks.model import OS_LABELS
 
 from dashboards import figures
@@ -33,12 +33,12 @@ from server.fleet.models import Device, Floor, Readiness, Seat
 
 REFRESH_SECONDS = 30
 RECENT_EVENTS = 20
-# Worst first: the order results are listed in on a seat's page.
-STATE_ORDER = {state: rank for rank, state in enumerate(("fail", "unknown", "warn", "pass", "n/a"))}
+# Worst first (the catalog's order): the order results are listed in on a seat's page.
+STATE_ORDER = {state.value: index for index, state in enumerate(State.worst_first())}
 # Within a state, the catalog's order: OS before Chrome before the headset, as a fix proceeds.
 CATALOG_ORDER = {check.id: rank for rank, check in enumerate(CATALOG)}
 NEEDS_FIX = {CheckState.FAIL, CheckState.WARN, CheckState.UNKNOWN}
-STATUS_ORDER = {style.value: rank for rank, style in enumerate(figures.STATUSES)}
+STATUS_ORDER = {readiness.value: readiness.verdict.attention for readiness in Readiness}
 NOT_READY_FILTER = ""  # the table's default: every seat that is not READY
 
 

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
     "server.compliance",
     "server.agent_api",
     "server.api",
+    "server.demo",
     "dashboards",
 ]
 

@@ -30,13 +30,6 @@ EXIT_FAILED = 3
 EXIT_USAGE = 64
 
 OS_LABELS = {"windows": "Windows", "macos": "macOS", "linux": "Linux"}
-READINESS_LABELS = {
-    "ready": "READY",
-    "at_risk": "AT RISK",
-    "not_ready": "NOT READY",
-    "unknown": "UNKNOWN",
-    "offline": "OFFLINE",
-}
 STATE_LABELS = {"pass": "PASS", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN", "n/a": "N/A"}
 FIX_HEADINGS = {"fail": "failing", "warn": "warning", "unknown": "could not be checked: check it yourself"}
 _COLOURS = {"pass": "32", "warn": "33", "fail": "31", "unknown": "35", "n/a": "2"}
@@ -181,7 +174,13 @@ def _policy_for_check(args: argparse.Namespace, settings: Any, state: Any) -> tu
 
 
 def _exit_code_for(readiness: str) -> int:
-    return {"ready": EXIT_READY, "at_risk": EXIT_AT_RISK}.get(readiness, EXIT_NOT_READY)
+    from .checks import Readiness
+
+    # Graded by the catalog's rank: READY 0, AT RISK 1, anything worse 2.
+    rank = Readiness(readiness).rank
+    if rank <= Readiness.READY.rank:
+        return EXIT_READY
+    return EXIT_AT_RISK if rank <= Readiness.AT_RISK.rank else EXIT_NOT_READY
 
 
 def _check_document(facts: dict[str, Any], policy: Any, policy_source: str) -> dict[str, Any]:
@@ -224,6 +223,15 @@ def _check_document(facts: dict[str, Any], policy: Any, policy_source: str) -> d
     }
 
 
+def _readiness_label(value: str) -> str:
+    from .checks import Readiness
+
+    try:
+        return Readiness(value).label.upper()
+    except ValueError:
+        return value.upper()
+
+
 def _colour(text: str, state: str, enabled: bool) -> str:
     code = _COLOURS.get(state)
     return f"\033[{code}m{text}\033[0m" if enabled and code else text
@@ -254,7 +262,7 @@ def render_check(document: dict[str, Any], *, colour: bool = False, width: int |
         lines.append(f"  {row['title'].ljust(title_width)}  {state_text}  {wrapped[0]}")
         indent = " " * (title_width + state_width + 6)
         lines.extend(indent + more for more in wrapped[1:])
-    verdict = READINESS_LABELS.get(document["readiness"], document["readiness"].upper())
+    verdict = _readiness_label(document["readiness"])
     lines += ["", f"This seat is {verdict}."]
     to_fix = [row for row in document["results"] if row["fix"]]
     if to_fix:

@@ -19,6 +19,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 from readyfloor_agent import checks
 
+from server.compliance import governing
 from server.compliance.models import CheckResult, Policy, SeatEvent
 from server.fleet import rawsql
 from server.fleet.models import CheckIn, Device, FactSnapshot, Readiness, Seat
@@ -62,14 +63,14 @@ def _load_for_judging(device_id: int) -> tuple[Device, dict[str, Any] | None, Po
     policy = (
         rawsql.instance_from_row(Policy, policy_values)
         if policy_values[0] is not None
-        else Policy(name="built-in default")
+        else governing.built_in_default()
     )
     return device, facts, policy
 
 
 @functools.lru_cache(maxsize=1)
 def _judging_sql() -> str:
-    return rawsql.device_sql(
+    return governing.device_sql(
         f"{rawsql.columns_of(Device, 'd')}, snapshot.facts, {rawsql.columns_of(Policy, 'governing')}",
         where="d.id = %(device)s",
         joins=f"LEFT JOIN {FactSnapshot._meta.db_table} snapshot ON snapshot.id = d.current_facts_id",
@@ -123,14 +124,12 @@ def _store_results(device: Device, results: list[checks.CheckResult], now: dt.da
 
 def failing_summary(results: list[checks.CheckResult]) -> list[dict[str, Any]]:
     """The results that keep a seat from READY, worst first, as stored on the seat."""
-    order = {"fail": 0, "unknown": 1, "warn": 2}
-    rows = [
+    failing = [r for r in results if r.state.needs_fix]
+    failing.sort(key=lambda r: (-r.state.rank, r.severity != "critical", r.check_id))
+    return [
         {"check_id": r.check_id, "state": r.state.value, "severity": r.severity, "reason": r.reason}
-        for r in results
-        if r.state.value in order
+        for r in failing
     ]
-    rows.sort(key=lambda row: (order[row["state"]], row["severity"] != "critical", row["check_id"]))
-    return rows
 
 
 def set_seat_readiness(

@@ -15,7 +15,8 @@ from server.fleet.models import Device, Floor, Readiness, Seat, Site
 
 class Policy(models.Model):
     """What a seat must satisfy. The most specific policy wins: floor, then site, then the
-    default (no site, no floor). Agents fetch it so their self-check matches the server."""
+    default (no site, no floor), as compliance.governing chooses. Agents fetch it so their
+    self-check matches the server."""
 
     name = models.CharField(max_length=100)
     site = models.OneToOneField(Site, null=True, blank=True, on_delete=models.CASCADE, related_name="policy")
@@ -79,24 +80,6 @@ class Policy(models.Model):
     def config_version(self) -> str:
         body = {"policy": self.to_catalog().to_dict(), "interval": self.checkin_interval_s}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
-
-    @classmethod
-    def for_seat(cls, seat: Seat | None, site: Site | None = None) -> Policy:
-        """The policy that governs a seat (or, for a device with no seat yet, its site)."""
-        floor_id = seat.floor_id if seat else None
-        site_id = seat.floor.site_id if seat else (site.pk if site else None)
-        candidates = {
-            ("floor" if p.floor_id else "site" if p.site_id else "default"): p
-            for p in cls.objects.filter(
-                models.Q(floor_id=floor_id, floor__isnull=False)
-                | models.Q(site_id=site_id, site__isnull=False)
-                | models.Q(site__isnull=True, floor__isnull=True)
-            )
-        }
-        for scope in ("floor", "site", "default"):
-            if scope in candidates:
-                return candidates[scope]
-        return cls(name="built-in default")
 
 
 class CheckState(models.TextChoices):

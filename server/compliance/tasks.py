@@ -5,6 +5,7 @@ which is what makes acks_late + reject_on_worker_lost safe here."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from celery import shared_task
 from django.conf import settings
@@ -12,6 +13,8 @@ from django.utils import timezone
 
 from server.compliance import evaluation
 from server.fleet.models import CheckIn
+
+log = logging.getLogger(__name__)
 
 IDEMPOTENT = {"acks_late": True, "reject_on_worker_lost": True}
 
@@ -46,3 +49,15 @@ def purge_old_checkins() -> int:
     cutoff = timezone.now() - dt.timedelta(days=settings.READYFLOOR_CHECKIN_RETENTION_DAYS)
     deleted, _ = CheckIn.objects.filter(received_at__lt=cutoff).exclude(evaluated_at=None).delete()
     return deleted
+
+
+def queue_checkin_evaluation(checkin_id: int) -> None:
+    """Hand a stored check-in to the worker (ingest calls this after commit). If Redis is
+    down the check-in is still safe in PostgreSQL; the sweep finds it unevaluated and
+    queues it again."""
+    try:
+        evaluate_checkin.apply_async((checkin_id,), retry=False)
+    except Exception:
+        log.warning(
+            "could not queue evaluation of check-in %s; the sweep will retry", checkin_id, exc_info=True
+        )

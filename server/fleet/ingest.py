@@ -1,8 +1,15 @@
 """Turning agent requests into stored rows: enrolment and check-ins.
 
-Called by the agent API views after the body has been validated against the report schema.
-A check-in is durable in PostgreSQL before the agent hears 202; evaluation is queued only
-after commit, and only when something changed.
+`checkin()` is the whole check-in pipeline after the HTTP layer has read the body: it
+validates the report once, authenticates the node key once and stores the report once
+(a heartbeat on a judged seat in a single statement). A check-in is durable in PostgreSQL
+before the agent hears 202; evaluation is queued only after commit, and only when
+something changed.
+
+Fleet knows nothing of policies or of the worker: the compliance app installs, at start-up,
+the statement that finds a device with its governing policy and the function that queues an
+evaluation (`install`). Without them a check-in is stored and answered with the built-in
+defaults, and nothing is judged.
 """
 
 from __future__ import annotations
@@ -11,18 +18,77 @@ import datetime as dt
 import functools
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 from psycopg.types.json import Jsonb
-from readyfloor_agent.report import facts_hash
+from readyfloor_agent.report import SchemaError, facts_hash, validate
 
-from server.fleet.models import CheckIn, Device, EnrollSecret, FactSnapshot, Floor, Readiness, Seat
-from server.fleet.rawsql import device_sql, fetch_one_prepared
+from server.fleet.models import (
+    CheckIn,
+    Device,
+    EnrollSecret,
+    FactSnapshot,
+    Floor,
+    Readiness,
+    Seat,
+    sha256_hex,
+)
+from server.fleet.rawsql import columns_of, fetch_one_prepared, instance_from_row
 
 log = logging.getLogger(__name__)
+
+
+def _device_sql_without_policy(
+    columns: str, where: str = "d.node_key_hash = %(key)s", joins: str = "", lock: str = ""
+) -> str:
+    return f"""
+        SELECT {columns}, NULL::bigint AS policy_id, NULL::text AS policy_digest
+        FROM {Device._meta.db_table} d
+        LEFT JOIN {Seat._meta.db_table} s ON s.id = d.seat_id
+        LEFT JOIN {Floor._meta.db_table} f ON f.id = s.floor_id
+        {joins}
+        WHERE {where}
+        {lock}
+    """
+
+
+def _no_evaluator(checkin_id: int) -> None:
+    log.warning("no evaluator installed; check-in %s is stored but not judged", checkin_id)
+
+
+@dataclass(frozen=True)
+class Hooks:
+    """What ingest needs from the apps above fleet, handed to it rather than imported."""
+
+    device_sql: Callable[..., str] = _device_sql_without_policy
+    queue_evaluation: Callable[[int], None] = _no_evaluator
+
+
+_hooks = Hooks()
+
+
+def install(*, device_sql: Callable[..., str], queue_evaluation: Callable[[int], None]) -> None:
+    """Called once by the compliance app when Django starts (ComplianceConfig.ready)."""
+    global _hooks
+    _hooks = Hooks(device_sql=device_sql, queue_evaluation=queue_evaluation)
+    _heartbeat_sql.cache_clear()
+    _caller_sql.cache_clear()
+
+
+class Invalid(Exception):
+    """A report that does not hold to its schema; `field` names what is wrong."""
+
+    def __init__(self, field: str, detail: str) -> None:
+        super().__init__(detail)
+        self.field, self.detail = field, detail
+
+
+class NodeInvalid(Exception):
+    """An unknown or revoked node key: the agent must enrol again."""
 
 
 class FactsRequired(Exception):
@@ -81,6 +147,113 @@ def move_to_seat(device: Device, seat: Seat | None) -> None:
     if seat is not None:
         Device.objects.filter(seat=seat).exclude(pk=device.pk).update(seat=None)
     device.seat = seat
+
+
+def validate_document(kind: str, body: Any) -> None:
+    """Hold a request body to the agent's JSON Schema (report.schema.json)."""
+    try:
+        validate(kind, body)
+    except SchemaError as error:
+        raise Invalid(error.field, error.message) from error
+    except RecursionError as error:
+        raise Invalid("(body)", "document is nested too deeply") from error
+
+
+def _validate_report(body: Any) -> None:
+    validate_document("checkin", body)
+    # The schema checks the form of `collected_at`; this checks it is a real moment.
+    try:
+        parse_collected_at(body["collected_at"])
+    except ValueError as error:
+        raise Invalid("collected_at", f"not a valid date-time: {error}") from error
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A stored (or replayed) check-in and the policy whose answer the agent gets."""
+
+    duplicate: bool
+    policy_id: int | None
+    policy_digest: str | None
+
+
+def checkin(node_key: str, body: Any, received_at: dt.datetime | None = None) -> Accepted:
+    """Validate, authenticate and store one check-in; raise Invalid, NodeInvalid or
+    FactsRequired when it cannot be stored (then nothing is).
+
+    Invalid input is refused as invalid whoever sends it (400 before 401). A full report
+    authenticates first only so that facts the server already holds need not be validated
+    again: they were when first stored."""
+    received_at = received_at or timezone.now()
+    held: HeldFacts | None = None
+    if isinstance(body, dict) and "facts_hash" in body and "facts" not in body:
+        # A heartbeat: on a judged seat whose facts did not change, one statement settles it.
+        _validate_report(body)
+        if not node_key:
+            raise NodeInvalid
+        heartbeat = record_heartbeat(sha256_hex(node_key), body, received_at)
+        if heartbeat is None:
+            raise NodeInvalid
+        if heartbeat.quiet:
+            return Accepted(heartbeat.checkin_id is None, heartbeat.policy_id, heartbeat.policy_digest)
+        device = heartbeat.device()
+    else:
+        found = authenticate(node_key)
+        held = held_facts(body, found) if found is not None else None
+        if held is None:
+            _validate_report(body)
+        else:
+            # The rest of the report is checked as the heartbeat it amounts to.
+            envelope = {key: value for key, value in body.items() if key != "facts"}
+            _validate_report({**envelope, "facts_hash": held.digest})
+        if found is None:
+            raise NodeInvalid
+        device = found
+    outcome = record_checkin(device, body, received_at=received_at, held=held)
+    return Accepted(outcome.duplicate, device.governing_policy_id, device.governing_policy_digest)
+
+
+@functools.lru_cache(maxsize=1)
+def _caller_sql() -> str:
+    # A plain cursor: a QuerySet or RawQuerySet would cost more CPU than the query itself.
+    return _hooks.device_sql(columns_of(Device, "d") + ", s.floor_id, s.readiness")
+
+
+def authenticate(node_key: str) -> Device | None:
+    """The device of a node key plus, in the same round trip, what a check-in needs:
+    `device.seat` (id, floor and readiness only; other fields load on access) and the
+    governing policy's id and digest as `device.governing_policy_id` / `..._digest`."""
+    if not node_key:
+        return None
+    row = fetch_one_prepared(_caller_sql(), {"key": sha256_hex(node_key)})
+    return _caller_from_row(row) if row is not None else None
+
+
+def _caller_from_row(row: tuple[Any, ...]) -> Device:
+    width = len(Device._meta.concrete_fields)
+    device = instance_from_row(Device, row[:width])
+    floor_id, readiness, device.governing_policy_id, device.governing_policy_digest = row[width : width + 4]
+    if device.seat_id is not None:
+        device.seat = Seat.from_db(
+            connection.alias, ["id", "floor_id", "readiness"], [device.seat_id, floor_id, readiness]
+        )
+    return device
+
+
+def held_facts(body: Any, device: Device) -> HeldFacts | None:
+    """The snapshot of a full report's facts, when the server already holds them."""
+    if not (isinstance(body, dict) and isinstance(body.get("facts"), dict)):
+        return None
+    if "facts_hash" in body:
+        return None  # both forms at once is invalid: let the full validation say so
+    try:
+        digest = facts_hash(body["facts"])
+    except (ValueError, TypeError, RecursionError):
+        return None
+    if digest == device.facts_hash and device.current_facts_id is not None:
+        return HeldFacts(digest, device.current_facts_id)
+    snapshot_id = snapshot_id_of(digest)
+    return HeldFacts(digest, snapshot_id) if snapshot_id is not None else None
 
 
 @dataclass(frozen=True)
@@ -161,21 +334,35 @@ def record_checkin(
         return CheckinOutcome(checkin_id=None, duplicate=True, needs_evaluation=False)
     if needs_evaluation:
         # Outside a transaction the statement above has committed and this runs at once.
-        transaction.on_commit(lambda: queue_evaluation(checkin_id))
+        transaction.on_commit(lambda: _hooks.queue_evaluation(checkin_id))
     return CheckinOutcome(checkin_id=checkin_id, duplicate=False, needs_evaluation=needs_evaluation)
 
 
 class Heartbeat(NamedTuple):
-    """What one heartbeat statement found: the caller's device and governing policy, and the
-    id of the stored check-in (None for a replay). `quiet` is False when the heartbeat needs
-    the general path: its hash is not the device's current one, or its seat waits for a
-    verdict (OFFLINE or UNKNOWN), and nothing was stored."""
+    """What one heartbeat statement found: the caller's device row and governing policy, and
+    the id of the stored check-in (None for a replay). `quiet` is False when the heartbeat
+    needs the general path: its hash is not the device's current one, or its seat waits for
+    a verdict (OFFLINE or UNKNOWN), and nothing was stored."""
 
-    device_id: int
+    row: tuple[Any, ...]
     quiet: bool
     checkin_id: int | None
-    policy_id: int | None
-    policy_digest: str | None
+
+    @property
+    def device_id(self) -> int:
+        return self.row[0]
+
+    @property
+    def policy_id(self) -> int | None:
+        return self.row[-2]
+
+    @property
+    def policy_digest(self) -> str | None:
+        return self.row[-1]
+
+    def device(self) -> Device:
+        """The authenticated device, as `authenticate` returns it, without asking again."""
+        return _caller_from_row(self.row)
 
 
 def record_heartbeat(
@@ -201,7 +388,7 @@ def record_heartbeat(
             "dropped": body.get("dropped_reports", 0),
         },
     )
-    return Heartbeat(*row) if row else None
+    return Heartbeat(row[:-2], row[-2], row[-1]) if row else None
 
 
 @functools.lru_cache(maxsize=1)
@@ -209,7 +396,7 @@ def _heartbeat_sql() -> str:
     # Seats shown as silent or unjudged need the worker: the general path queues them.
     waiting = ", ".join(f"'{readiness.value}'" for readiness in (Readiness.OFFLINE, Readiness.UNKNOWN))
     return f"""
-        WITH caller AS ({device_sql("d.id, d.facts_hash, s.readiness")}),
+        WITH caller AS ({_hooks.device_sql(columns_of(Device, "d") + ", s.floor_id, s.readiness")}),
         quiet AS (
             SELECT id FROM caller
             WHERE facts_hash = %(digest)s
@@ -232,8 +419,7 @@ def _heartbeat_sql() -> str:
                     THEN %(collected)s ELSE d.facts_collected_at END
             FROM accepted WHERE d.id = accepted.device_id
         )
-        SELECT caller.id, EXISTS (SELECT 1 FROM quiet), (SELECT id FROM accepted),
-               caller.policy_id, caller.policy_digest
+        SELECT caller.*, EXISTS (SELECT 1 FROM quiet), (SELECT id FROM accepted)
         FROM caller
     """
 
@@ -323,16 +509,3 @@ def _accept_checkin(
 
 
 _NEWER = "%(is_newer)s AND (facts_collected_at IS NULL OR facts_collected_at <= %(collected)s)"
-
-
-def queue_evaluation(checkin_id: int) -> None:
-    """Hand the check-in to the worker. If Redis is down the check-in is still safe in
-    PostgreSQL; the sweep finds it unevaluated and queues it again."""
-    from server.compliance.tasks import evaluate_checkin
-
-    try:
-        evaluate_checkin.apply_async((checkin_id,), retry=False)
-    except Exception:
-        log.warning(
-            "could not queue evaluation of check-in %s; the sweep will retry", checkin_id, exc_info=True
-        )

@@ -8,6 +8,7 @@ import secrets
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
 from django.utils.timezone import now
+from readyfloor_agent import checks
 
 
 def sha256_hex(value: str) -> str:
@@ -15,12 +16,18 @@ def sha256_hex(value: str) -> str:
 
 
 class Readiness(models.TextChoices):
-    # Values are the catalog's readyfloor_agent.checks.Readiness values.
-    READY = "ready", "Ready"
-    AT_RISK = "at_risk", "At risk"
-    NOT_READY = "not_ready", "Not ready"
-    OFFLINE = "offline", "Offline"
-    UNKNOWN = "unknown", "Unknown"
+    """The catalog's readiness (readyfloor_agent.checks.Readiness) as database choices: its
+    values and labels, and its orders through `verdict`, so no ordering is written twice."""
+
+    READY = checks.Readiness.READY.value, checks.Readiness.READY.label
+    AT_RISK = checks.Readiness.AT_RISK.value, checks.Readiness.AT_RISK.label
+    NOT_READY = checks.Readiness.NOT_READY.value, checks.Readiness.NOT_READY.label
+    OFFLINE = checks.Readiness.OFFLINE.value, checks.Readiness.OFFLINE.label
+    UNKNOWN = checks.Readiness.UNKNOWN.value, checks.Readiness.UNKNOWN.label
+
+    @property
+    def verdict(self) -> checks.Readiness:
+        return checks.Readiness(self.value)
 
 
 class Site(models.Model):

@@ -16,8 +16,6 @@ from typing import Any, Union
 import psycopg
 from django.db import InterfaceError, OperationalError, connection, models
 
-from server.fleet.models import Device, Floor, Seat
-
 Params = Union[Mapping[str, Any], Sequence[Any]]
 
 
@@ -88,47 +86,3 @@ def _converters(model: type[models.Model]) -> list[tuple[Any, list[Any]]]:
 def columns_of(model: type[models.Model], alias: str) -> str:
     """`alias."col", ...` for every concrete field of `model`, in field order."""
     return ", ".join(f'{alias}."{field.column}"' for field in model._meta.concrete_fields)
-
-
-# The policy that governs a device, chosen as Policy.for_seat chooses it: the seat's floor,
-# else the site (the seat's, or the device's when unseated), else a default; md5 of its
-# whole row stands for its content, so any edit changes it. (Should several default
-# policies exist, the oldest wins here.) It is read in the same round trip as the device
-# because every round trip to PostgreSQL costs more than the Python around it.
-_DEVICE_SQL = """
-    SELECT {columns}, governing.id AS policy_id, md5(governing::text) AS policy_digest
-    FROM {device} d
-    LEFT JOIN {seat} s ON s.id = d.seat_id
-    LEFT JOIN {floor} f ON f.id = s.floor_id
-    LEFT JOIN LATERAL (
-        SELECT p.* FROM {policy} p
-        WHERE p.floor_id = s.floor_id
-           OR p.site_id = COALESCE(f.site_id, d.site_id)
-           OR (p.floor_id IS NULL AND p.site_id IS NULL)
-        ORDER BY p.floor_id IS NULL, p.site_id IS NULL, p.id
-        LIMIT 1
-    ) governing ON TRUE
-    {joins}
-    WHERE {where}
-    {lock}
-"""
-
-
-def device_sql(
-    columns: str, where: str = "d.node_key_hash = %(key)s", joins: str = "", lock: str = ""
-) -> str:
-    """SELECT `columns` (of d: device, s: seat, governing: its policy, and whatever `joins`
-    adds) plus policy_id and policy_digest of the device matching `where` (by default, the
-    one whose node key hashes to %(key)s)."""
-    from server.compliance.models import Policy
-
-    return _DEVICE_SQL.format(
-        columns=columns,
-        device=Device._meta.db_table,
-        seat=Seat._meta.db_table,
-        floor=Floor._meta.db_table,
-        policy=Policy._meta.db_table,
-        joins=joins,
-        where=where,
-        lock=lock,
-    )

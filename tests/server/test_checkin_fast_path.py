@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from readyfloor_agent.report import facts_hash
 
+from server.compliance.governing import policy_for
 from server.compliance.models import Policy
 from server.fleet import ingest
 from server.fleet.models import CheckIn, Device, FactSnapshot, Floor, Readiness, Seat
@@ -79,7 +80,7 @@ def test_a_checkin_is_answered_with_the_policy_that_governs_the_seat(
     answer = checkin_answer(client, key, form)
 
     expected = policies[governing] if governing else Policy(name="built-in default")
-    assert Policy.for_seat(device.seat, device.site).pk == expected.pk
+    assert policy_for(device.seat, device.site).pk == expected.pk
     assert answer["next_checkin_s"] == expected.checkin_interval_s
     assert answer["config_version"] == expected.config_version()
 

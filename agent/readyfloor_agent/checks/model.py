@@ -28,8 +28,26 @@ class State(str, enum.Enum):
     def __str__(self) -> str:
         return self.value
 
+    @property
+    def rank(self) -> int:
+        """Worse is higher: a failure, then what could not be read, then a warning."""
+        return _STATE_RANK[self]
+
+    @property
+    def needs_fix(self) -> bool:
+        """The states that keep a seat from READY and get fix steps."""
+        return self in (State.FAIL, State.UNKNOWN, State.WARN)
+
+    @classmethod
+    def worst_first(cls) -> tuple[State, ...]:
+        """The order results are listed in, for the person at the seat and for IT."""
+        return _STATES_WORST_FIRST
+
 
 class Readiness(str, enum.Enum):
+    """A seat's verdict. The one place its orderings are written: every roll-up, list, chart
+    and exit code takes them from here instead of spelling its own."""
+
     READY = "ready"
     AT_RISK = "at_risk"
     NOT_READY = "not_ready"
@@ -40,9 +58,28 @@ class Readiness(str, enum.Enum):
         return self.value
 
     @property
+    def label(self) -> str:
+        return _READINESS_LABELS[self]
+
+    @property
     def rank(self) -> int:
-        """Worse is higher, for "worst seat on the floor" roll-ups."""
+        """Worse is higher, for "worst seat on the floor" roll-ups: the precedence
+        ``readiness_of`` applies (a silent seat says nothing about its checks, so OFFLINE
+        outranks the NOT READY it may have been before going silent)."""
         return _READINESS_RANK[self]
+
+    @classmethod
+    def worst_first(cls) -> tuple[Readiness, ...]:
+        """The order people see seats in (tiles, charts, lists): what blocks calls *now*
+        comes first. NOT READY leads because a reporting seat with a failing check is
+        certain to fail a call and has fix steps; an OFFLINE seat may just be switched off.
+        This is the only place where it differs from ``rank``, on purpose."""
+        return _READINESS_WORST_FIRST
+
+    @property
+    def attention(self) -> int:
+        """Position in ``worst_first``: sort seats by it to list the worst first."""
+        return _READINESS_WORST_FIRST.index(self)
 
 
 _READINESS_RANK = {
@@ -52,6 +89,22 @@ _READINESS_RANK = {
     Readiness.NOT_READY: 3,
     Readiness.OFFLINE: 4,
 }
+_READINESS_WORST_FIRST = (
+    Readiness.NOT_READY,
+    Readiness.OFFLINE,
+    Readiness.UNKNOWN,
+    Readiness.AT_RISK,
+    Readiness.READY,
+)
+_READINESS_LABELS = {
+    Readiness.READY: "Ready",
+    Readiness.AT_RISK: "At risk",
+    Readiness.NOT_READY: "Not ready",
+    Readiness.OFFLINE: "Offline",
+    Readiness.UNKNOWN: "Unknown",
+}
+_STATES_WORST_FIRST = (State.FAIL, State.UNKNOWN, State.WARN, State.PASS, State.NA)
+_STATE_RANK = {state: len(_STATES_WORST_FIRST) - index for index, state in enumerate(_STATES_WORST_FIRST)}
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from server import embedded
-from server.fleet.demo import PER_ROW, ROWS, load_demo
+from server.demo.floor import PER_ROW, ROWS, load_demo
 
 
 class Command(BaseCommand):

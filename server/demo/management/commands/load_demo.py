@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from server.fleet.demo import PER_ROW, ROWS, load_demo
+from server.demo.floor import PER_ROW, ROWS, load_demo
 
 
 class Command(BaseCommand):
