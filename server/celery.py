@@ -15,5 +15,10 @@ app.conf.beat_schedule = {
         "task": "server.compliance.tasks.sweep",
         "schedule": float(os.getenv("READYFLOOR_SWEEP_INTERVAL_S", "30")),
     },
+    # Each shift's start is recorded by the first run after it (see server/shifts/snapshots.py).
+    "take-shift-snapshots": {
+        "task": "server.shifts.tasks.take_shift_snapshots",
+        "schedule": float(os.getenv("READYFLOOR_SHIFT_SNAPSHOT_INTERVAL_S", "60")),
+    },
     "purge-old-checkins": {"task": "server.compliance.tasks.purge_old_checkins", "schedule": 3600.0},
 }

@@ -96,6 +96,7 @@ INSTALLED_APPS = [
     "server.accounts",
     "server.fleet",
     "server.compliance",
+    "server.shifts",
     "server.agent_api",
     "server.api",
     "server.demo",
