@@ -34,3 +34,9 @@ def ago(moment: dt.datetime | None) -> str:
         return "never"
     text = duration(timezone.now() - moment)
     return text if text == "just now" else f"{text} ago"
+
+
+@register.filter
+def get_item(mapping: dict, key: str):
+    """`mapping|get_item:key` for a key held in a variable."""
+    return mapping.get(key) if hasattr(mapping, "get") else None

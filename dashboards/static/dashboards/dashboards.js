@@ -67,7 +67,19 @@
     select.addEventListener("change", function () { select.form.submit(); });
   });
 
+  // "Starts in 12 min": ticks every second between refreshes, from the start time the server gave.
+  function tickCountdowns() {
+    document.querySelectorAll("[data-countdown-to]").forEach(function (element) {
+      var left = Math.max(0, Math.round((Date.parse(element.dataset.countdownTo) - Date.now()) / 1000));
+      var hours = Math.floor(left / 3600), minutes = Math.floor((left % 3600) / 60), seconds = left % 60;
+      var text = hours ? hours + " h " + minutes + " min" : minutes ? minutes + " min " + seconds + " s" : seconds + " s";
+      element.textContent = left ? "Starts in " + text : "Starting now";
+    });
+  }
+
   drawAll();
+  tickCountdowns();
+  window.setInterval(tickCountdowns, 1000);
   if (refreshSeconds > 0) {
     window.setInterval(refresh, refreshSeconds * 1000);
     // A tab brought back to the front may show minutes-old seats: catch up at once.

@@ -1,0 +1,173 @@
+"""The supervisor's shift board: the floor's current or next shift, and who is not ready for it.
+
+Reads what evaluation precomputed (Seat.readiness, Seat.failing, worst first): one aggregate for
+the counts and one query for the seats that need attention, however large the floor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Count
+from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from readyfloor_agent.checks import fix_for, get_check
+
+from server.fleet.models import Floor, Readiness, Seat
+from server.shifts import schedule
+from server.shifts.models import Shift, ShiftSnapshot
+
+# The order a supervisor works down the list: seats that will fail calls, then silent ones,
+# then the unreadable, then those that will only prompt.
+FACTS = "device__current_facts__facts"
+ATTENTION_ORDER = (Readiness.NOT_READY, Readiness.OFFLINE, Readiness.UNKNOWN, Readiness.AT_RISK)
+
+
+@dataclass(frozen=True)
+class SeatToFix:
+    seat: Seat
+    hostname: str
+    person: str
+    since: dt.datetime
+    check_title: str
+    reason: str
+    fix_step: str
+    more_failing: int
+
+
+@dataclass
+class Board:
+    floor: Floor
+    shift: Shift | None
+    occurrence: schedule.Occurrence | None
+    now: dt.datetime
+    counts: dict[str, int] = field(default_factory=dict)
+    seats_total: int = 0
+    attention: list[SeatToFix] = field(default_factory=list)
+    last_snapshot: ShiftSnapshot | None = None
+    other_shifts: list[Shift] = field(default_factory=list)
+
+    @property
+    def phase(self) -> str:
+        """'none' (no shift), 'later' (before the lead time), 'lead' (the minutes before the
+        start) or 'running'."""
+        if self.occurrence is None:
+            return "none"
+        if self.occurrence.is_running(self.now):
+            return "running"
+        if self.occurrence.in_lead_time(self.now):
+            return "lead"
+        return "later"
+
+    @property
+    def shows_seats(self) -> bool:
+        return self.phase in {"lead", "running"}
+
+    @property
+    def countdown(self) -> dt.timedelta | None:
+        return self.occurrence.countdown(self.now) if self.occurrence else None
+
+    @property
+    def ready_total(self) -> int:
+        return self.counts.get(Readiness.READY, 0)
+
+
+def choose_shift(shifts: list[Shift], now: dt.datetime) -> tuple[Shift | None, schedule.Occurrence | None]:
+    """The shift on now, else the one that starts soonest."""
+    best: tuple[Shift | None, schedule.Occurrence | None] = (None, None)
+    for shift in shifts:
+        occurrence = shift.occurrence(now)
+        if occurrence is None:
+            continue
+        current = best[1]
+        if current is None or _sooner(occurrence, current, now):
+            best = (shift, occurrence)
+    return best
+
+
+def _sooner(a: schedule.Occurrence, b: schedule.Occurrence, now: dt.datetime) -> bool:
+    if a.is_running(now) != b.is_running(now):
+        return a.is_running(now)
+    return a.start < b.start
+
+
+def board_for(floor: Floor, now: dt.datetime, shift_id: int | None = None) -> Board:
+    shifts = list(Shift.objects.filter(floor=floor).select_related("floor__site"))
+    chosen = [s for s in shifts if s.pk == shift_id] if shift_id else shifts
+    shift, occurrence = choose_shift(chosen, now)
+    board = Board(floor=floor, shift=shift, occurrence=occurrence, now=now, other_shifts=shifts)
+    if shift is None:
+        return board
+    board.last_snapshot = ShiftSnapshot.objects.filter(shift=shift).order_by("-starts_at").first()
+    seats = shift.seat_queryset()
+    counted = {row["readiness"]: row["n"] for row in seats.values("readiness").annotate(n=Count("id"))}
+    board.counts = {readiness.value: counted.get(readiness.value, 0) for readiness in Readiness}
+    board.seats_total = sum(board.counts.values())
+    if board.shows_seats:
+        board.attention = seats_to_fix(seats)
+    return board
+
+
+def seats_to_fix(seats: Any) -> list[SeatToFix]:
+    rows = list(
+        seats.exclude(readiness=Readiness.READY)
+        .select_related("device")
+        # Who is signed in at the workstation, as the agent last reported it.
+        .annotate(
+            person=KeyTextTransform("console_user", KeyTransform("host", "device__current_facts__facts"))
+        )
+        .order_by("readiness_since", "label")
+    )
+    rank = {readiness.value: index for index, readiness in enumerate(ATTENTION_ORDER)}
+    rows.sort(key=lambda seat: rank.get(seat.readiness, len(rank)))
+    return [_seat_to_fix(seat) for seat in rows]
+
+
+def _seat_to_fix(seat: Seat) -> SeatToFix:
+    device = getattr(seat, "device", None)
+    failing = [item for item in seat.failing or [] if isinstance(item, dict)]
+    top = failing[0] if failing else None
+    title, reason, step = _top_fix(seat, device, top)
+    return SeatToFix(
+        seat=seat,
+        hostname=device.hostname if device else "",
+        person=str(seat.person or ""),
+        since=seat.readiness_since,
+        check_title=title,
+        reason=reason,
+        fix_step=step,
+        more_failing=max(len(failing) - 1, 0),
+    )
+
+
+def _top_fix(seat: Seat, device: Any, top: dict[str, Any] | None) -> tuple[str, str, str]:
+    """The single most useful thing to do for this seat: the first step of its worst check."""
+    if device is None:
+        return (
+            "No workstation",
+            "No workstation is assigned to this seat.",
+            "Assign the workstation in the admin.",
+        )
+    if top is None:
+        if seat.readiness == Readiness.OFFLINE:
+            return (
+                "Not reporting",
+                "The workstation has stopped reporting.",
+                "Check that the PC is on and online.",
+            )
+        return ("Waiting", "Waiting for the workstation's first report.", "")
+    check_id = str(top.get("check_id", ""))
+    try:
+        title = get_check(check_id).title
+    except KeyError:
+        title = check_id
+    step = ""
+    try:
+        steps = fix_for(check_id, device.os).steps
+        step = steps[0] if steps else ""
+    except (KeyError, ValueError):
+        pass
+    if check_id == "agent.fresh":
+        step = step or "Check that the PC is on and online."
+    return (title, str(top.get("reason", "")), step)
