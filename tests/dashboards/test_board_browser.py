@@ -9,7 +9,7 @@ import pytest
 
 from tests.dashboards.conftest import Floorplan
 from tests.dashboards.test_board import shift_in
-from tests.dashboards.test_browser import chromium, sign_in  # noqa: F401 - fixtures
+from tests.dashboards.test_browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -17,7 +17,7 @@ KIOSK_SCREENSHOT = "/tmp/readyfloor-board-kiosk.png"
 
 
 @pytest.fixture
-def wall_screen(chromium):  # noqa: F811 - the fixture imported above
+def wall_screen(chromium):
     context = chromium.new_context(viewport={"width": 1920, "height": 1080}, locale="en-GB")
     page = context.new_page()
     page.set_default_timeout(15_000)
