@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Count
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from readyfloor_agent.checks import Readiness as CatalogReadiness
 from readyfloor_agent.checks import fix_for, get_check
 
 from server.fleet.models import Floor, Readiness, Seat
@@ -119,8 +120,9 @@ def seats_to_fix(seats: Any) -> list[SeatToFix]:
         )
         .order_by("readiness_since", "label")
     )
-    rank = {readiness.value: index for index, readiness in enumerate(ATTENTION_ORDER)}
-    rows.sort(key=lambda seat: rank.get(seat.readiness, len(rank)))
+    # The catalog's worst-first order: seats that will fail calls, then silent ones, then the
+    # unreadable, then those that will only prompt; the longest-failing first within each.
+    rows.sort(key=lambda seat: CatalogReadiness(seat.readiness).attention)
     return [_seat_to_fix(seat) for seat in rows]
 
 
