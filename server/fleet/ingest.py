@@ -175,6 +175,8 @@ class Accepted:
     duplicate: bool
     policy_id: int | None
     policy_digest: str | None
+    # The seat's floor, whose shifts may ask its agents to report more often.
+    floor_id: int | None = None
 
 
 def checkin(node_key: str, body: Any, received_at: dt.datetime | None = None) -> Accepted:
@@ -195,7 +197,9 @@ def checkin(node_key: str, body: Any, received_at: dt.datetime | None = None) ->
         if heartbeat is None:
             raise NodeInvalid
         if heartbeat.quiet:
-            return Accepted(heartbeat.checkin_id is None, heartbeat.policy_id, heartbeat.policy_digest)
+            return Accepted(
+                heartbeat.checkin_id is None, heartbeat.policy_id, heartbeat.policy_digest, heartbeat.floor_id
+            )
         device = heartbeat.device()
     else:
         found = authenticate(node_key)
@@ -210,7 +214,8 @@ def checkin(node_key: str, body: Any, received_at: dt.datetime | None = None) ->
             raise NodeInvalid
         device = found
     outcome = record_checkin(device, body, received_at=received_at, held=held)
-    return Accepted(outcome.duplicate, device.governing_policy_id, device.governing_policy_digest)
+    floor_id = device.seat.floor_id if device.seat_id is not None else None
+    return Accepted(outcome.duplicate, device.governing_policy_id, device.governing_policy_digest, floor_id)
 
 
 @functools.lru_cache(maxsize=1)
@@ -359,6 +364,10 @@ class Heartbeat(NamedTuple):
     @property
     def policy_digest(self) -> str | None:
         return self.row[-1]
+
+    @property
+    def floor_id(self) -> int | None:
+        return self.row[len(Device._meta.concrete_fields)]
 
     def device(self) -> Device:
         """The authenticated device, as `authenticate` returns it, without asking again."""

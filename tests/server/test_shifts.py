@@ -221,3 +221,44 @@ def test_beat_records_a_start_once_across_a_restart(paris_floor: Floor, celery_w
         second.kill()
         second.wait()
     assert ShiftSnapshot.objects.filter(shift=shift).count() == 1
+
+
+class TestCheckinAnswer:
+    """In a shift's lead time the check-in answer asks that floor's agents to report more
+    often (like osquery's `accelerate`); other floors, and the same floor at other times,
+    keep their policy's interval."""
+
+    @pytest.fixture
+    def two_floors(self, client, site, floor, seats, enroll_secret, policy):
+        from tests.server.test_checkin_fast_path import enrolled
+
+        other = Floor.objects.create(site=site, name="Floor 2")
+        Seat.objects.create(floor=other, label="Z-01")
+        snapshots.lead_time.clear()
+        yield enrolled(client, enroll_secret, ("Floor 1", "A-01")), enrolled(
+            client, enroll_secret, ("Floor 2", "Z-01")
+        )
+        snapshots.lead_time.clear()
+
+    def answer(self, client, key: str, form: str) -> int:
+        from tests.server.test_checkin_fast_path import checkin_answer
+
+        snapshots.lead_time.clear()
+        return checkin_answer(client, key, form)["next_checkin_s"]
+
+    @pytest.mark.parametrize("form", ["full", "heartbeat"])
+    def test_only_the_floor_in_its_lead_time_reports_faster(self, client, floor, two_floors, form) -> None:
+        on_shift, elsewhere = two_floors
+        shift_starting(floor, timezone.now() + dt.timedelta(minutes=10), lead_interval_s=10)
+        assert self.answer(client, on_shift, form) == 10
+        assert self.answer(client, elsewhere, form) == 60
+
+    def test_before_the_lead_time_and_once_the_shift_runs_the_policy_s_interval_holds(
+        self, client, floor, two_floors
+    ) -> None:
+        on_shift, _ = two_floors
+        shift = shift_starting(floor, timezone.now() + dt.timedelta(minutes=45), lead_interval_s=10)
+        assert self.answer(client, on_shift, "full") == 60
+        shift.delete()
+        shift_starting(floor, timezone.now() - dt.timedelta(minutes=5), lead_interval_s=10)
+        assert self.answer(client, on_shift, "full") == 60
