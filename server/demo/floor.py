@@ -1,8 +1,9 @@
 """The demo floor: one site, one floor of 48 seats in 6 rows of 8, a policy for a Salesforce
-softphone, and an enroll secret the simulated agents use."""
+softphone, three shifts round the clock, and an enroll secret the simulated agents use."""
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from django.db import transaction
 
 from server.compliance.models import Policy
 from server.fleet.models import EnrollSecret, Floor, Seat, Site
+from server.shifts.models import Shift
 
 DEMO_SITE = "Demo contact centre"
 DEMO_FLOOR = "Floor 1"
@@ -59,6 +61,21 @@ def load_demo(data_dir: Path | None = None) -> Demo:
             "checkin_interval_s": 15,
         },
     )
+    # Three shifts round the clock, so the shift board always has one on or coming up.
+    for name, starts, ends in (
+        ("Early", "06:00", "14:00"),
+        ("Late", "14:00", "22:00"),
+        ("Night", "22:00", "06:00"),
+    ):
+        Shift.objects.get_or_create(
+            floor=floor,
+            name=name,
+            defaults={
+                "starts_at": dt.time.fromisoformat(starts),
+                "ends_at": dt.time.fromisoformat(ends),
+                "weekdays": list(range(7)),
+            },
+        )
     _, secret = EnrollSecret.issue(site, "demo simulator")
     username, password = demo_login(data_dir or settings.DATA_DIR)
     return Demo(site=site, floor=floor, enroll_secret=secret, username=username, password=password)

@@ -262,3 +262,13 @@ class TestCheckinAnswer:
         shift.delete()
         shift_starting(floor, timezone.now() - dt.timedelta(minutes=5), lead_interval_s=10)
         assert self.answer(client, on_shift, "full") == 60
+
+
+def test_the_demo_floor_has_a_shift_on_at_any_hour(db, tmp_path) -> None:
+    from server.demo.floor import load_demo
+    from server.shifts.board import board_for
+
+    demo = load_demo(tmp_path)
+    for hour in range(24):
+        now = dt.datetime(2026, 11, 30, hour, 30, tzinfo=PARIS)
+        assert board_for(demo.floor, now).phase in {"running", "lead"}, hour
