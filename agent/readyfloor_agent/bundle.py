@@ -15,8 +15,8 @@ import ntpath
 import os
 import posixpath
 import re
-import shutil
 import sqlite3
+import stat
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping, Sequence
@@ -122,63 +122,248 @@ def _drop_options(args: list[str]) -> list[str]:
 # --- Reading a bundle -------------------------------------------------------------------------
 
 
+# Bundles come from seats a helpdesk does not control: nothing in one may make the agent write
+# or read outside the bundle. Every member is checked when the bundle is opened (so a bad one is
+# refused before anything is read) and again when it is read or extracted.
+MAX_MEMBERS = 10_000
+MAX_MEMBER_BYTES = 64 * 1024 * 1024
+MAX_TOTAL_BYTES = 512 * 1024 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class BundleRefused(ReadError):
+    """The bundle breaks a safety rule; ``rule`` names it (one word), ``reason`` says where."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(f"refused (rule: {rule}): {detail}")
+        self.rule = rule
+
+
+def unsafe_member_name(name: str) -> str | None:
+    """Why a member name (in the zip or named by the manifest) could point outside the bundle;
+    None when it is a plain relative name. Backslashes count as separators because Windows
+    extracts them as such."""
+    if not name:
+        return "an empty member name"
+    if "\x00" in name:
+        return f"member {name!r} has a NUL character"
+    if name.startswith(("/", "\\")) or _DRIVE.match(name):
+        return f"member {name!r} is an absolute path"
+    if any(part == ".." for part in re.split(r"[/\\]", name)):
+        return f"member {name!r} climbs out of the bundle with '..'"
+    return None
+
+
+def _check_name(name: str, rule: str = "path") -> None:
+    problem = unsafe_member_name(name)
+    if problem is not None:
+        raise BundleRefused(rule, problem)
+
+
+def _zip_kind(info: zipfile.ZipInfo) -> str | None:
+    """'symlink', 'hard link', 'device' ... when a zip entry is not a plain file or folder.
+    Unix zips keep the file mode in the high 16 bits of external_attr."""
+    mode = info.external_attr >> 16
+    if not mode:
+        return None
+    kind = stat.S_IFMT(mode)
+    if kind in (0, stat.S_IFREG, stat.S_IFDIR):
+        return None
+    return _KIND_NAMES.get(kind, "special file")
+
+
+_KIND_NAMES = {
+    stat.S_IFLNK: "symlink",
+    stat.S_IFCHR: "device",
+    stat.S_IFBLK: "device",
+    stat.S_IFIFO: "device",
+    stat.S_IFSOCK: "device",
+}
+
+
 class _Store:
-    """Members of a bundle: a zip file or a folder."""
+    """Members of a bundle: a zip file or a folder, checked against the safety rules."""
 
     def __init__(self, location: Path) -> None:
         self.location = location
         self._zip: zipfile.ZipFile | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._root_id: tuple[int, int] | None = None
         if location.is_dir():
-            self.members = sorted(
-                str(path.relative_to(location)).replace(os.sep, "/")
-                for path in location.rglob("*")
-                if path.is_file()
-            )
+            # The folder the person named (through a link if they gave one); nothing below it is
+            # followed.
+            self.location = location.resolve()
+            self.members = self._scan_folder(self.location)
         else:
             try:
                 self._zip = zipfile.ZipFile(location)
             except (OSError, zipfile.BadZipFile) as error:
                 raise ReadError(f"{location} is not a bundle (zip or folder): {error}") from None
-            self.members = sorted(info.filename for info in self._zip.infolist() if not info.is_dir())
+            try:
+                self.members = self._scan_zip(self._zip)
+            except BundleRefused:
+                self._zip.close()
+                raise
+
+    @staticmethod
+    def _scan_zip(archive: zipfile.ZipFile) -> list[str]:
+        infos = archive.infolist()
+        if len(infos) > MAX_MEMBERS:
+            raise BundleRefused("member-count", f"{len(infos)} members; at most {MAX_MEMBERS} are read")
+        seen: set[str] = set()
+        total = 0
+        for info in infos:
+            _check_name(info.filename)
+            kind = _zip_kind(info)
+            if kind is not None:
+                raise BundleRefused(kind.replace(" ", "-"), f"member {info.filename!r} is a {kind}")
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise BundleRefused(
+                    "member-size",
+                    f"member {info.filename!r} is {info.file_size} bytes; at most {MAX_MEMBER_BYTES}",
+                )
+            total += info.file_size
+            if total > MAX_TOTAL_BYTES:
+                raise BundleRefused("total-size", f"the members add up to more than {MAX_TOTAL_BYTES} bytes")
+            # Two entries with one name: which one the agent reads would depend on the reader.
+            key = info.filename.rstrip("/")
+            if key in seen:
+                raise BundleRefused("duplicate", f"member {info.filename!r} appears twice")
+            seen.add(key)
+        return sorted(info.filename for info in infos if not info.is_dir())
+
+    def _scan_folder(self, root: Path) -> list[str]:
+        """Every regular file below ``root``, without following links. A symlink (to a file,
+        a folder, or itself), a hard-linked file or a device refuses the whole bundle."""
+        members: list[str] = []
+        total = 0
+        top = os.lstat(root)
+        self._root_id = (top.st_dev, top.st_ino)
+        for folder, subdirs, files in os.walk(root, followlinks=False):
+            for name in sorted(subdirs + files):
+                path = os.path.join(folder, name)
+                relative = os.path.relpath(path, root).replace(os.sep, "/")
+                try:
+                    info = os.lstat(path)
+                except OSError as error:
+                    raise ReadError(f"{relative} could not be read from the bundle: {error}") from None
+                if stat.S_ISLNK(info.st_mode):
+                    raise BundleRefused("symlink", f"{relative} is a symbolic link")
+                if stat.S_ISDIR(info.st_mode):
+                    continue
+                if not stat.S_ISREG(info.st_mode):
+                    raise BundleRefused("device", f"{relative} is not a regular file")
+                if info.st_nlink > 1:
+                    # Another name for a file that may live outside the bundle.
+                    raise BundleRefused("hard-link", f"{relative} is hard-linked ({info.st_nlink} names)")
+                if info.st_size > MAX_MEMBER_BYTES:
+                    raise BundleRefused(
+                        "member-size", f"{relative} is {info.st_size} bytes; at most {MAX_MEMBER_BYTES}"
+                    )
+                total += info.st_size
+                members.append(relative)
+                if len(members) > MAX_MEMBERS:
+                    raise BundleRefused(
+                        "member-count", f"more than {MAX_MEMBERS} files; at most that many are read"
+                    )
+                if total > MAX_TOTAL_BYTES:
+                    raise BundleRefused(
+                        "total-size", f"the files add up to more than {MAX_TOTAL_BYTES} bytes"
+                    )
+        return sorted(members)
+
+    def check_named(self, name: str, where: str) -> None:
+        """A member name the manifest gives: refused when it could point outside the bundle."""
+        problem = unsafe_member_name(name)
+        if problem is not None:
+            raise BundleRefused("manifest-path", f"manifest {where}: {problem}")
 
     def read(self, member: str, limit: int) -> bytes:
+        limit = min(limit, MAX_MEMBER_BYTES)
+        _check_name(member)
         if self._zip is not None:
-            info = self._zip.getinfo(member)
+            try:
+                info = self._zip.getinfo(member)
+            except KeyError:
+                raise NotFound(f"{member} is not in the bundle") from None
             if info.file_size > limit:
                 raise ReadError(f"{member} is larger than {limit} bytes; not read")
             try:
                 with self._zip.open(info) as handle:
+                    # The declared size can lie (a zip bomb): never read past the limit.
                     data = handle.read(limit + 1)
-            except (OSError, zipfile.BadZipFile, EOFError) as error:
+            except (OSError, zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as error:
                 raise ReadError(f"{member} is damaged in the bundle: {error}") from None
             if len(data) > limit:
                 raise ReadError(f"{member} is larger than {limit} bytes; not read")
             return data
-        path = self.location / member
         try:
-            with open(path, "rb") as handle:
-                data = handle.read(limit + 1)
+            descriptor = self._open_in_folder(member)
         except OSError as error:
             raise ReadError(f"{member} could not be read from the bundle: {error}") from None
+        with os.fdopen(descriptor, "rb") as handle:
+            data = handle.read(limit + 1)
         if len(data) > limit:
             raise ReadError(f"{member} is larger than {limit} bytes; not read")
         return data
 
+    def _open_in_folder(self, member: str) -> int:
+        """Open a folder member one path component at a time without following any link, so a
+        file or folder swapped for a link after the bundle was scanned is still not followed."""
+        parts = member.split("/")
+        if not _HAS_DIR_FD:
+            path = (self.location / member).resolve()
+            if not path.is_relative_to(self.location.resolve()):
+                raise ReadError(f"{member} is outside the bundle")
+            return os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        nofollow = os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        current = os.open(self.location, os.O_RDONLY | os.O_DIRECTORY | nofollow)
+        try:
+            top = os.fstat(current)
+            if self._root_id is not None and (top.st_dev, top.st_ino) != self._root_id:
+                raise ReadError("the bundle folder changed while it was read")
+            for part in parts[:-1]:
+                following = os.open(part, os.O_RDONLY | os.O_DIRECTORY | nofollow, dir_fd=current)
+                os.close(current)
+                current = following
+            # O_NONBLOCK: a FIFO put in place of a file must not hang the agent.
+            descriptor = os.open(parts[-1], os.O_RDONLY | nofollow | os.O_NONBLOCK, dir_fd=current)
+        finally:
+            os.close(current)
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:
+            os.close(descriptor)
+            raise ReadError(f"{member} is no longer a plain file")
+        os.set_blocking(descriptor, True)
+        return descriptor
+
     def real_path(self, member: str) -> str:
-        """A filesystem path holding the member (zip members are extracted once)."""
-        if self._zip is None:
-            return str(self.location / member)
+        """A filesystem path holding the member: always a private copy in the bundle's own
+        temporary folder, so SQLite never opens anything the bundle could point elsewhere."""
+        _check_name(member)
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="readyfloor-bundle-")
-        target = Path(self._tmp.name) / member
+        root = Path(self._tmp.name).resolve()
+        target = (root / member).resolve()
+        if root not in target.parents:
+            raise ReadError(f"{member} would be written outside the bundle's temporary folder")
         if not target.exists():
+            data = self.read(member, MAX_MEMBER_BYTES)
             target.parent.mkdir(parents=True, exist_ok=True)
+            # O_EXCL | O_NOFOLLOW: create a new file here, never write through something existing.
+            flags = (
+                os.O_WRONLY
+                | os.O_CREAT
+                | os.O_EXCL
+                | getattr(os, "O_NOFOLLOW", 0)
+                | getattr(os, "O_BINARY", 0)
+            )
             try:
-                with self._zip.open(member) as source, open(target, "wb") as sink:
-                    shutil.copyfileobj(source, sink)
-            except (OSError, zipfile.BadZipFile, EOFError) as error:
-                raise ReadError(f"{member} is damaged in the bundle: {error}") from None
+                descriptor = os.open(target, flags, 0o600)
+            except OSError as error:
+                raise ReadError(f"{member} could not be unpacked: {error}") from None
+            with os.fdopen(descriptor, "wb") as sink:
+                sink.write(data)
         return str(target)
 
     def close(self) -> None:
@@ -189,13 +374,21 @@ class _Store:
             self._tmp = None
 
 
+_HAS_DIR_FD = os.open in os.supports_dir_fd and hasattr(os, "O_NOFOLLOW") and hasattr(os, "O_DIRECTORY")
+
+
 class BundleHost(Host):
     """A seat as captured in a bundle. Reads nothing from the machine it runs on."""
 
     def __init__(self, location: str | os.PathLike[str], *, platform: str | None = None) -> None:
         self.location = Path(location)
         self._store = _Store(self.location)
-        self.manifest = self._load_manifest()
+        try:
+            self.manifest = self._load_manifest()
+            self._check_manifest_names()
+        except ReadError:
+            self._store.close()
+            raise
         if platform is None:
             named = self.manifest.get("platform")
             platform = named if named in PLATFORMS else self._infer_platform()
@@ -239,6 +432,20 @@ class BundleHost(Host):
         if not isinstance(manifest, dict):
             raise ReadError("the bundle's manifest.json is not a JSON object")
         return manifest
+
+    def _check_manifest_names(self) -> None:
+        """Every member the manifest points at must be a plain relative name: a manifest that
+        names ``../x`` or ``/etc/x`` is refused, not quietly ignored."""
+        for section, fields in (
+            ("files", ("stored",)),
+            ("commands", ("stdout", "stderr")),
+            ("registry", ("stored",)),
+        ):
+            for number, entry in enumerate(self._entries(section)):
+                for name in fields:
+                    value = entry.get(name)
+                    if isinstance(value, str):
+                        self._store.check_named(value, f"{section}[{number}].{name}")
 
     def _entries(self, name: str) -> list[dict[str, Any]]:
         entries = self.manifest.get(name)

@@ -597,6 +597,7 @@ class WindowsSeat:
     user_policy: dict[str, Any] | None = None
     as_service: bool = True  # the agent ran as SYSTEM: the user's hive is HKU\<sid>
     chrome_version: str = "124.0.6367.119"
+    capture_export: bool = True  # False: a hand-made bundle without the MMDevices export
 
     def build(self) -> Bundle:
         user = {
@@ -666,9 +667,11 @@ class WindowsSeat:
                     {"LetAppsAccessMicrophone": self.app_privacy},
                 ),
             )
-        bundle.reg(
-            "mmdevices-capture", "\n".join([reg_key(CAPTURE, {})] + [endpoint_reg(e) for e in self.endpoints])
-        )
+        if self.capture_export:
+            bundle.reg(
+                "mmdevices-capture",
+                "\n".join([reg_key(CAPTURE, {})] + [endpoint_reg(e) for e in self.endpoints]),
+            )
         for stem, root, policy in (
             ("chrome-policy-machine", "HKEY_LOCAL_MACHINE", self.machine_policy),
             ("chrome-policy-user", hive, self.user_policy),
@@ -774,6 +777,8 @@ def windows_cases() -> list[Bundle]:
             desktop_usage=[CHROME_USAGE, zoom_now],
             package_usage=[teams_now],
         ),
+        WindowsSeat("windows-no-audio-export", capture_export=False),
+        WindowsSeat("windows-only-builtin-mic", endpoints=[BUILTIN_ARRAY]),
         WindowsSeat(
             "windows-bluetooth-headset-no-mic",
             endpoints=[BUILTIN_ARRAY, JACK_MIC, bt_handsfree],
@@ -1205,6 +1210,15 @@ def macos_cases() -> list[Bundle]:
             audio_stdout=system_profiler_json([JABRA_MAC, BUILTIN_MIC, BUILTIN_SPEAKERS])[:611],
         ),
         MacSeat(
+            # A shape this reader does not know: devices under another key than _items.
+            "macos-system-profiler-unexpected-shape",
+            audio_stdout=json.dumps(
+                {"SPAudioDataType": [{"_name": "coreaudio_device", "_devices": [JABRA_MAC, BUILTIN_MIC]}]},
+                indent=2,
+            ),
+        ),
+        MacSeat("macos-only-builtin-mic", audio=[builtin_default, BUILTIN_SPEAKERS]),
+        MacSeat(
             "macos-chrome-policy-blocks-notifications",
             device_policy={
                 "AudioCaptureAllowed": False,
@@ -1525,6 +1539,7 @@ class LinuxSeat:
     profiles: list[ChromeProfile] = field(default_factory=lambda: [healthy_profile(ranking=["default"])])
     last_used: str | None = "Default"
     policy_files: dict[str, str] = field(default_factory=dict)
+    headless: bool = False  # no sound server, no sound card: a server or a container
 
     def build(self) -> Bundle:
         user = {"name": LINUX_USER, "home": LINUX_HOME, "uid": 1000, "sid": None, "agent_is_user": False}
@@ -1541,7 +1556,12 @@ class LinuxSeat:
         bundle.exists.update({"/opt/google/chrome/chrome": True, "/run/user/1000": True})
         bundle.command(["/opt/google/chrome/chrome", "--version"], "Google Chrome 124.0.6367.118 \n")
         pactl = ["pactl"] if self.hand_typed else [*SESSION_PREFIX, "pactl"]
-        if self.pactl_failure is not None:
+        if self.headless:
+            bundle.missing_command([*pactl, "-f", "json", "list", "sources"])
+            bundle.files.append({"path": "/proc/asound/cards", "missing": True})
+            bundle.dirs.append({"path": "/sys/bus/usb/devices", "entries": ["usb1", "1-0:1.0"]})
+            bundle.file("/sys/bus/usb/devices/1-0:1.0/bInterfaceClass", "09\n")
+        elif self.pactl_failure is not None:
             bundle.command([*pactl, "-f", "json", "list", "sources"], "", self.pactl_failure, 1)
         else:
             sources_text = self.sources_text
@@ -1608,6 +1628,10 @@ def linux_cases() -> list[Bundle]:
         ),
         LinuxSeat("linux-pactl-outside-session", pactl_failure="Connection failure: Connection refused\n"),
         LinuxSeat("linux-headset-not-default", default_source=BUILTIN_SOURCE),
+        LinuxSeat("linux-headless", headless=True),
+        LinuxSeat(
+            "linux-only-builtin-mic", sources=linux_sources(headset=False), default_source=BUILTIN_SOURCE
+        ),
         LinuxSeat(
             "linux-headset-unplugged",
             sources=linux_sources(headset=False, jack_first=True),

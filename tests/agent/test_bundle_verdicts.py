@@ -216,6 +216,42 @@ CASES: list[tuple[str, str, str, str, str, tuple[str, Any] | None]] = [
         "not JSON",
         ("audio.status", "unknown"),
     ),
+    # Could not list the devices: unknown with the reason, never "no microphone".
+    (
+        "windows-no-audio-export",
+        "unknown",
+        "audio.headset.present",
+        "unknown",
+        "capture endpoints",
+        ("audio.enumeration", "failed"),
+    ),
+    (
+        "macos-system-profiler-unexpected-shape",
+        "unknown",
+        "audio.headset.present",
+        "unknown",
+        "unexpected shape",
+        ("audio.enumeration", "failed"),
+    ),
+    (
+        "linux-headless",
+        "unknown",
+        "audio.headset.present",
+        "unknown",
+        "pactl",
+        ("audio.enumeration", "failed"),
+    ),
+    # Listed, and only the computer's own microphone: that is a failure.
+    ("windows-only-builtin-mic", "not_ready", "audio.headset.present", "fail", "No headset", None),
+    ("macos-only-builtin-mic", "not_ready", "audio.headset.present", "fail", "No headset", None),
+    (
+        "linux-only-builtin-mic",
+        "not_ready",
+        "audio.headset.present",
+        "fail",
+        "No headset",
+        ("audio.enumeration", "listed"),
+    ),
     # 6. Contention
     ("windows-exclusive-mode-held", "at_risk", "os.mic.exclusive", "fail", "exclusive", None),
     ("linux-mic-held-by-other-app", "at_risk", "os.mic.in_use", "warn", "", None),

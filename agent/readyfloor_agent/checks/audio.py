@@ -153,6 +153,22 @@ def judge_present(seat: Seat, policy: Policy) -> Verdict:
             f"(approved: {', '.join(policy.approved_headsets)})",
             evidence,
         )
+    enumeration = seat.group("audio").get("enumeration")
+    evidence["enumeration"] = enumeration
+    if enumeration == "failed":
+        # "Could not list the devices" is never "no microphone" (older agents never say this).
+        why = as_str(seat.group("audio").get("reason")) or "the agent gave no reason"
+        return Verdict(State.UNKNOWN, f"Could not list the audio devices: {why.rstrip('.')}", evidence)
+    if enumeration == "partial":
+        # Only the kernel's sound cards were read: a Bluetooth headset is not among them.
+        why = as_str(seat.group("audio").get("reason"))
+        seen = f"; inputs seen: {_summary(inputs)}" if inputs else ""
+        return Verdict(
+            State.UNKNOWN,
+            "No headset among the sound cards the kernel lists, but the sound server could not be asked "
+            f"(a Bluetooth headset would only be visible there){seen}" + (f" ({why})" if why else ""),
+            evidence,
+        )
     if not inputs:
         return Verdict(State.FAIL, "No microphone of any kind is connected to this seat", evidence)
     if not any(d.get("state") == "active" for d in inputs):

@@ -64,7 +64,7 @@ _FALLBACKS: dict[str, Callable[[Host, str], dict[str, Any]]] = {
     ),
     "os_mic": lambda host, reason: unknown("agent", reason),
     "chrome": lambda host, reason: unknown("agent", reason, installed=None, profiles=[]),
-    "audio": lambda host, reason: unknown("agent", reason, inputs=[], holders=None),
+    "audio": lambda host, reason: unknown("agent", reason, inputs=[], holders=None, enumeration="failed"),
 }
 
 

@@ -204,7 +204,13 @@ def pactl_audio(host: Host) -> dict[str, Any]:
     except (ReadError, ValueError) as error:
         holders = None
         notes.append(f"apps recording now not read: {error}")
-    return ok(host.source("pactl"), join_reasons(*notes), inputs=sources[:100], holders=holders)
+    return ok(
+        host.source("pactl"),
+        join_reasons(*notes),
+        inputs=sources[:100],
+        holders=holders,
+        enumeration="listed",
+    )
 
 
 def _json_list(text: str, what: str) -> list[Any]:
@@ -319,6 +325,7 @@ def proc_audio(host: Host, reason: str) -> dict[str, Any]:
             join_reasons(reason, f"/proc/asound/cards not readable: {error.reason}"),
             inputs=[],
             holders=None,
+            enumeration="failed",
         )
     capture_cards = _capture_cards(host)
     for line in cards.splitlines():
@@ -340,7 +347,17 @@ def proc_audio(host: Host, reason: str) -> dict[str, Any]:
             _proc_input(f"alsa:card{number}", long_name or short_name.strip(), driver, vendor, product)
         )
     inputs.extend(_usb_audio_devices(host, usb_ids))
-    return ok(source, reason, inputs=inputs[:100], holders=None)
+    if not inputs:
+        # The kernel's list is not the seat's: Bluetooth headsets and network audio exist only in
+        # the sound server. Finding nothing here is "could not tell", never "no microphone".
+        return unknown(
+            source,
+            join_reasons(reason, "the kernel lists no sound card with a microphone either"),
+            inputs=[],
+            holders=None,
+            enumeration="failed",
+        )
+    return ok(source, reason, inputs=inputs[:100], holders=None, enumeration="partial")
 
 
 def _capture_cards(host: Host) -> set[str] | None:

@@ -234,17 +234,27 @@ def audio(host: Host) -> dict[str, Any]:
     try:
         result = host.run(["system_profiler", "SPAudioDataType", "-json"], timeout=SYSTEM_PROFILER_TIMEOUT)
     except ReadError as error:
-        return unknown(source, f"audio devices not read: {error.reason}", inputs=[], holders=None)
+        return unknown(
+            source, f"audio devices not read: {error.reason}", inputs=[], holders=None, enumeration="failed"
+        )
     if result.returncode != 0:
         detail = result.stderr.strip()[:200] or f"exit code {result.returncode}"
-        return unknown(source, f"system_profiler failed: {detail}", inputs=[], holders=None)
+        return unknown(
+            source, f"system_profiler failed: {detail}", inputs=[], holders=None, enumeration="failed"
+        )
     try:
         inputs = parse_system_profiler(result.stdout)
     except ValueError as error:
-        return unknown(source, str(error), inputs=[], holders=None)
+        return unknown(source, str(error), inputs=[], holders=None, enumeration="failed")
     note = None if any(item["is_default"] for item in inputs) else "no default input reported"
     # macOS has no public record of which app holds the microphone: null, not "nobody".
-    return ok(source, note if inputs else "no audio input devices", inputs=inputs, holders=None)
+    return ok(
+        source,
+        note if inputs else "system_profiler lists audio devices but none with an input",
+        inputs=inputs,
+        holders=None,
+        enumeration="listed",
+    )
 
 
 def parse_system_profiler(text: str) -> list[dict[str, Any]]:
@@ -258,7 +268,12 @@ def parse_system_profiler(text: str) -> list[dict[str, Any]]:
     if not isinstance(sections, list):
         raise ValueError("system_profiler output has no SPAudioDataType list")
     inputs: list[dict[str, Any]] = []
-    for item in _leaves(sections):
+    devices = _leaves(sections)
+    if not any(isinstance(item.get("_name"), str) for item in devices):
+        # Every Mac lists at least its own speakers: an output with no device at all is one of a
+        # shape this reader does not know (or a truncated one), not "no microphone".
+        raise ValueError("system_profiler listed no audio device at all (output of an unexpected shape)")
+    for item in devices:
         if len(inputs) >= 100:
             break
         name = item.get("_name")

@@ -271,10 +271,23 @@ def audio(host: Host) -> dict[str, Any]:
     try:
         capture = host.registry(CAPTURE)
     except ReadError as error:
-        return unknown(source, f"audio endpoints not readable: {error.reason}", inputs=[], holders=holders)
+        return unknown(
+            source,
+            f"audio endpoints not readable: {error.reason}",
+            inputs=[],
+            holders=holders,
+            enumeration="failed",
+        )
     if capture is None:
-        return ok(
-            source, join_reasons("no capture endpoints registered", holders_note), inputs=[], holders=holders
+        # Windows keeps this key whenever its audio service has run, even with no microphone
+        # plugged in (then it has no sub-keys). Without it nothing was enumerated: a support
+        # bundle without the audio-device export, or a system without Windows Audio.
+        return unknown(
+            source,
+            join_reasons(f"the list of capture endpoints ({CAPTURE}) is absent", holders_note),
+            inputs=[],
+            holders=holders,
+            enumeration="failed",
         )
     endpoints: list[dict[str, Any]] = []
     problems: list[str] = []
@@ -290,7 +303,13 @@ def audio(host: Host) -> dict[str, Any]:
     note = _mark_defaults(endpoints)
     endpoints.sort(key=lambda item: (_STATE_ORDER[item["input"]["state"]], item["input"]["name"].lower()))
     inputs = [item["input"] for item in endpoints[:100]]
-    return ok(source, join_reasons(*problems, note, holders_note), inputs=inputs, holders=holders)
+    return ok(
+        source,
+        join_reasons(*problems, note, holders_note),
+        inputs=inputs,
+        holders=holders,
+        enumeration="listed",
+    )
 
 
 def _endpoint(guid: str, key: RegistryKey, properties: RegistryKey | None) -> dict[str, Any]:
@@ -389,7 +408,9 @@ def mic_holders(host: Host) -> tuple[list[dict[str, Any]] | None, str | None]:
     try:
         consent = host.registry(f"{root}\\{CONSENT}")
         if consent is None:
-            return [], None
+            # Windows creates this key with the user's profile; absent, the usage records that
+            # tell who holds the microphone were not read (not: nobody holds it).
+            return None, "the user's microphone consent key is absent: microphone use by apps not read"
         holders: list[dict[str, Any]] = []
         for name in consent.subkeys[:MAX_APPS]:
             key = host.registry(f"{consent.path}\\{name}")

@@ -13,6 +13,9 @@ MAX_INPUTS = 100
 
 def collect(host: Host, system: ModuleType) -> dict[str, Any]:
     facts = system.audio(host)
+    # Every reader says whether it could list the devices at all: "no microphone" is only ever
+    # concluded from a list that was read.
+    facts.setdefault("enumeration", "listed" if facts.get("status") == "ok" else "failed")
     inputs = facts.setdefault("inputs", [])[:MAX_INPUTS]
     # One default at most: a source that marks two would make every "is the headset the
     # default" check ambiguous.

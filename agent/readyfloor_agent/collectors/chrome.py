@@ -59,7 +59,13 @@ def collect(host: Host, system: ModuleType) -> dict[str, Any]:
         status = "unknown"
         reasons.append(f"Chrome profiles not read: {error.reason}")
     if user_data_dir:
-        profiles, last_used, note = read_profiles(host, user_data_dir)
+        try:
+            profiles, last_used, note = read_profiles(host, user_data_dir)
+        except ReadError as error:
+            # Neither Local State nor the folder could be read: the profiles are unknown, which
+            # is not the same as "Chrome has not been started".
+            status = "unknown"
+            note = f"Chrome profiles not read: {error.reason}"
         reasons.append(note)
     return {
         "status": status,
@@ -102,6 +108,10 @@ def read_profiles(host: Host, user_data_dir: str) -> tuple[list[dict[str, Any]],
     except NotFound:
         return [], None, "Chrome has not been started by this user yet (no user data folder)"
     except ReadError as error:
+        if not info_cache:
+            raise ReadError(
+                join_reasons(*notes, f"user data folder not listed: {error.reason}") or ""
+            ) from None
         entries = []
         notes.append(f"user data folder not listed: {error.reason}")
     dirs = {name for name in info_cache if isinstance(name, str)}
