@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
+from email import policy as email_policy
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -123,7 +124,9 @@ def mailbox(settings) -> Iterator[Mailbox]:
 
     class Handler:
         async def handle_DATA(self, server, session, envelope) -> str:
-            box.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+            box.messages.append(
+                (list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=email_policy.default))
+            )
             return "250 Message accepted for delivery"
 
     controller = Controller(Handler(), hostname=box.host, port=box.port)
