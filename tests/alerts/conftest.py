@@ -58,9 +58,12 @@ class Receiver:
     accepted: list[Received] = field(default_factory=list)
     script: list[int] = field(default_factory=list)
     delay_s: float = 0.0
+    arrived: int = 0  # requests that reached the receiver, answered or not yet
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def answer(self, path: str, headers: Message, body: bytes) -> tuple[int, bytes]:
+        with self.lock:
+            self.arrived += 1
         time.sleep(self.delay_s)
         with self.lock:
             status = self.script.pop(0) if self.script else 200
