@@ -97,6 +97,8 @@ INSTALLED_APPS = [
     "server.fleet",
     "server.compliance",
     "server.shifts",
+    "server.acknowledgements",
+    "server.alerts",
     "server.agent_api",
     "server.api",
     "server.demo",
@@ -189,6 +191,32 @@ READYFLOOR_SWEEP_INTERVAL_S = envint("READYFLOOR_SWEEP_INTERVAL_S", 30)
 READYFLOOR_REQUEUE_AFTER_S = envint("READYFLOOR_REQUEUE_AFTER_S", 60)
 # Check-in rows older than this are purged (facts snapshots and results are kept).
 READYFLOOR_CHECKIN_RETENTION_DAYS = envint("READYFLOOR_CHECKIN_RETENTION_DAYS", 14)
+
+# --- Alerts ------------------------------------------------------------------------------
+# Celery queue of alert collection and delivery (a worker must consume it: `-Q readyfloor,alerts`).
+READYFLOOR_ALERTS_QUEUE = os.getenv("READYFLOOR_ALERTS_QUEUE", "alerts")
+# How often beat reads new seat events, and how old an event must be before it is read
+# (see server/alerts/collecting.py for why it waits).
+READYFLOOR_ALERT_COLLECT_S = envint("READYFLOOR_ALERT_COLLECT_S", 10)
+READYFLOOR_ALERT_SETTLE_S = envint("READYFLOOR_ALERT_SETTLE_S", 5)
+# Default window of a new rule: changes within it go out as one digest per floor.
+READYFLOOR_ALERT_WINDOW_S = envint("READYFLOOR_ALERT_WINDOW_S", 60)
+# Every outbound HTTP call is bounded; retries back off exponentially with full jitter.
+READYFLOOR_ALERT_HTTP_TIMEOUT_S = envint("READYFLOOR_ALERT_HTTP_TIMEOUT_S", 10)
+READYFLOOR_ALERT_MAX_ATTEMPTS = envint("READYFLOOR_ALERT_MAX_ATTEMPTS", 8)
+READYFLOOR_ALERT_RETRY_BASE_S = envint("READYFLOOR_ALERT_RETRY_BASE_S", 5)
+READYFLOOR_ALERT_RETRY_MAX_S = envint("READYFLOOR_ALERT_RETRY_MAX_S", 1800)
+
+# Email (alert digests) through Django's SMTP backend.
+EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.getenv("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.getenv("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "ReadyFloor <readyfloor@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 LOGGING = {
     "version": 1,

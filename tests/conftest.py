@@ -17,6 +17,7 @@ import pytest
 # Tasks from this test run go to a queue of their own, so a ReadyFloor running on the
 # same Redis (or another test run) never takes them. Set before Django reads settings.
 os.environ.setdefault("CELERY_QUEUE", f"readyfloor-test-{uuid.uuid4().hex[:8]}")
+os.environ.setdefault("READYFLOOR_ALERTS_QUEUE", os.environ["CELERY_QUEUE"] + "-alerts")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -104,6 +105,7 @@ def service_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=database_url_for_subprocess(),
         REDIS_URL=settings.REDIS_URL,
         CELERY_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+        READYFLOOR_ALERTS_QUEUE=settings.READYFLOOR_ALERTS_QUEUE,
         PYTHONPATH=str(REPO),
         DJANGO_SETTINGS_MODULE="server.settings",
     )
@@ -114,11 +116,15 @@ def service_env(**extra: str) -> dict[str, str]:
 @pytest.fixture
 def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process on the test database and the real Redis."""
+    from django.conf import settings
+
     from server.celery import app
 
+    queues = [app.conf.task_default_queue, settings.READYFLOOR_ALERTS_QUEUE]
     # Tasks left from an earlier test must not run against this test's rows.
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
+        for queue in queues:
+            conn.default_channel.queue_purge(queue)
     # The worker's own log, for when a test times out waiting for it.
     log = open(REPO / "var" / "test-worker.log", "ab") if (REPO / "var").is_dir() else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
@@ -130,6 +136,9 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
             "server",
             "worker",
             "--pool=solo",
+            # Every queue of the app: evaluation (the default) and alert delivery.
+            "-Q",
+            ",".join(queues),
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
