@@ -94,6 +94,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "server.accounts",
+    "server.roles",
     "server.fleet",
     "server.compliance",
     "server.agent_api",
