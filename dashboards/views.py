@@ -30,6 +30,7 @@ from readyfloor_agent.checks.model import OS_LABELS
 from dashboards import figures
 from server.compliance.models import CheckResult, CheckState, SeatEvent
 from server.fleet.models import Device, Floor, Readiness, Seat
+from server.roles import scope
 
 REFRESH_SECONDS = 30
 RECENT_EVENTS = 20
@@ -42,15 +43,16 @@ STATUS_ORDER = {readiness.value: readiness.verdict.attention for readiness in Re
 NOT_READY_FILTER = ""  # the table's default: every seat that is not READY
 
 
-def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Seats and hostnames are for IT and supervisors: anonymous visitors go to the login page,
-    signed-in accounts without staff access get a page that says whom to ask."""
+def role_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Seats and hostnames are for IT admins, supervisors and auditors: anonymous visitors go to
+    the login page, signed-in accounts without a role get a page that says whom to ask. What each
+    role sees is decided by server.roles.scope inside the view."""
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not request.user.is_staff:
+        if not scope.can_read_fleet(request.user):
             return render(request, "dashboards/forbidden.html", status=403)
         return view(request, *args, **kwargs)
 
@@ -58,13 +60,20 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
 
 
 @require_GET
-@staff_required
+@role_required
 def floor_overview(request: HttpRequest) -> HttpResponse:
-    floors = list(Floor.objects.select_related("site").order_by("site__name", "name"))
+    floors = list(scope.floors_visible_to(request.user).select_related("site").order_by("site__name", "name"))
     if not floors:
         return render(request, "dashboards/floor.html", {"floors": [], "floor": None})
     floor = _chosen_floor(request, floors)
-    seats = list(Seat.objects.filter(floor=floor).select_related("device").order_by("row", "column", "label"))
+    on_floor = scope.seats_visible_to(request.user).filter(floor=floor).select_related("device")
+    on_floor_list = list(on_floor.order_by("row", "column", "label"))
+    # Teams from the same rows, so the team picker costs no query of its own.
+    teams = sorted({seat.team for seat in on_floor_list if seat.team})
+    team = request.GET.get("team", "")
+    if team and team not in teams:
+        raise Http404(f"No team {team!r} on this floor")
+    seats = [seat for seat in on_floor_list if not team or seat.team == team]
     zone = _zone(floor.site.timezone)
     now = timezone.now()
 
@@ -84,12 +93,19 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
         "not_ready_total": len(seats) - counts["ready"],
         "status": status,
         "status_label": figures.status_style(status).label if status in Readiness.values else "",
-        "filters": _filters(floor, counts, len(seats)),
+        "filters": _filters(floor, team, counts, len(seats)),
+        "teams": [
+            {"name": name, "current": name == team, "url": _floor_url(floor, name, status)}
+            for name in ["", *teams]
+        ]
+        if len(teams) > 1 or team
+        else [],
+        "team": team,
         "rows": [_table_row(seat) for seat in listed],
         "floor_map_json": figures.floor_map(map_rows, now=timezone.localtime(now, zone)).to_json(),
         "summary_json": figures.readiness_summary(counts).to_json(),
         "map_label": _map_label(counts),
-        "csv_url": reverse("api:seats") + "?" + urlencode(_csv_query(floor, status)),
+        "csv_url": reverse("api:seats") + "?" + urlencode(_csv_query(floor, team, status)),
         "refresh_seconds": REFRESH_SECONDS,
         "generated_at": now,
         "timezone_name": str(zone),
@@ -99,10 +115,12 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@staff_required
+@role_required
 def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
-    seat = Seat.objects.select_related("floor__site", "device").filter(pk=seat_id).first()
+    visible = scope.seats_visible_to(request.user).select_related("floor__site", "device")
+    seat = visible.filter(pk=seat_id).first()
     if seat is None:
+        # The same answer whether the seat does not exist or is outside the user's floors.
         raise Http404(f"No seat {seat_id}")
     device = getattr(seat, "device", None)
     results = list(CheckResult.objects.filter(device=device)) if device else []
@@ -182,13 +200,22 @@ def _os_text(device: Device) -> str:
 
 
 def _chosen_floor(request: HttpRequest, floors: list[Floor]) -> Floor:
+    """The floor asked for by id or by name, among those the user may see; else a 404."""
     wanted = request.GET.get("floor", "")
     if not wanted:
         return floors[0]
     for floor in floors:
         if str(floor.pk) == wanted:
             return floor
+    named = [floor for floor in floors if floor.name == wanted]
+    if len(named) == 1:
+        return named[0]
     raise Http404("No such floor")
+
+
+def _floor_url(floor: Floor, team: str, status: str) -> str:
+    query = {"floor": floor.pk, **({"team": team} if team else {}), **({"status": status} if status else {})}
+    return reverse("dashboards:floor") + "?" + urlencode(query)
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo | dt.timezone:
@@ -207,8 +234,7 @@ def _listed(readiness: str, status: str) -> bool:
     return readiness == status
 
 
-def _filters(floor: Floor, counts: dict[str, int], total: int) -> list[dict[str, Any]]:
-    base = reverse("dashboards:floor")
+def _filters(floor: Floor, team: str, counts: dict[str, int], total: int) -> list[dict[str, Any]]:
     options = [("", "Needs attention", total - counts["ready"])]
     options += [(style.value, style.label, counts[style.value]) for style in figures.STATUSES]
     options.append(("all", "All seats", total))
@@ -217,14 +243,14 @@ def _filters(floor: Floor, counts: dict[str, int], total: int) -> list[dict[str,
             "value": value,
             "label": label,
             "count": count,
-            "url": base + "?" + urlencode({"floor": floor.pk, **({"status": value} if value else {})}),
+            "url": _floor_url(floor, team, value),
         }
         for value, label, count in options
     ]
 
 
-def _csv_query(floor: Floor, status: str) -> dict[str, str]:
-    query = {"format": "csv", "site": floor.site.name, "floor": floor.name}
+def _csv_query(floor: Floor, team: str, status: str) -> dict[str, str]:
+    query = {"format": "csv", "floor": str(floor.pk), **({"team": team} if team else {})}
     if status == NOT_READY_FILTER:
         query["status"] = ",".join(value for value in Readiness.values if value != Readiness.READY)
     elif status in Readiness.values:

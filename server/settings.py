@@ -6,6 +6,7 @@ data folder (READYFLOOR_DATA_DIR, default ./var). See README.md for every variab
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -86,7 +87,8 @@ if EMBEDDED_REDIS:
     REDIS_URL = embedded.redis_url(DATA_DIR)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, opened to IT admins only (server/roles/admin_site.py).
+    "server.roles.admin_site.ReadyFloorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -94,6 +96,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "server.accounts",
+    "server.roles",
     "server.fleet",
     "server.compliance",
     "server.shifts",
@@ -103,6 +106,7 @@ INSTALLED_APPS = [
     "server.api",
     "server.demo",
     "dashboards",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -114,6 +118,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "server.urls"
@@ -140,6 +146,26 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    # First, so a locked-out account is refused before its password is even checked.
+    "axes.backends.AxesStandaloneBackend",
+    # user.has_perm(name, seat): object permissions from server/roles/permissions.py.
+    "rules.permissions.ObjectPermissionBackend",
+    # ModelBackend, with the permissions read in the same query as the signed-in user.
+    "server.roles.backends.RoleBackend",
+]
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT wrong passwords for one username from
+# one address, that pair is locked for READYFLOOR_LOGIN_COOLOFF_MIN minutes; a success resets the
+# count. Locking the pair, not the address, keeps a whole call centre behind one NAT address from
+# being locked out by one person's typos. Behind a proxy every login comes from the proxy's address,
+# so the lock is then per username.
+AXES_FAILURE_LIMIT = envint("READYFLOOR_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("READYFLOOR_LOGIN_COOLOFF_MIN", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"

@@ -6,9 +6,6 @@ from django.urls import include, path
 
 from server.health import healthz
 
-admin.site.site_header = "ReadyFloor administration"
-admin.site.site_title = "ReadyFloor"
-
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("login/", auth_views.LoginView.as_view(), name="login"),

@@ -70,15 +70,46 @@ def enroll_secret(site) -> str:
 
 @pytest.fixture
 def admin_user(db):
-    """An IT admin: staff, can use the admin and the operator API."""
+    """An IT admin: sees everything, edits policy, the only role with the admin."""
     from django.contrib.auth.models import User
 
-    return User.objects.create_user("ines", "ines@example.com", "correct horse battery", is_staff=True)
+    from server.roles.groups import assign_role
+    from server.roles.models import Role
+
+    user = User.objects.create_user("ines", "ines@example.com", "correct horse battery")
+    assign_role(user, Role.IT_ADMIN)
+    return user
+
+
+@pytest.fixture
+def supervisor(floor):
+    """A supervisor of Floor 1 (the `floor` fixture): sees and acts on that floor only."""
+    from django.contrib.auth.models import User
+
+    from server.roles.groups import assign_role
+    from server.roles.models import Role
+
+    user = User.objects.create_user("sam", "sam@example.com", "correct horse battery")
+    assign_role(user, Role.SUPERVISOR, floors=[floor])
+    return user
+
+
+@pytest.fixture
+def auditor(db):
+    """An auditor: reads every floor, history and reports; changes nothing."""
+    from django.contrib.auth.models import User
+
+    from server.roles.groups import assign_role
+    from server.roles.models import Role
+
+    user = User.objects.create_user("aude", "aude@example.com", "correct horse battery")
+    assign_role(user, Role.AUDITOR)
+    return user
 
 
 @pytest.fixture
 def outsider(db):
-    """Logged in, but not staff: sees nothing of the fleet."""
+    """Logged in, but without a role: sees nothing of the fleet."""
     from django.contrib.auth.models import User
 
     return User.objects.create_user("olaf", "olaf@example.com", "correct horse battery")

@@ -99,7 +99,10 @@ def test_an_unknown_status_filter_names_the_field(client, judged_seats, token):
 
 def test_filters_by_site_and_floor(client, judged_seats, token):
     assert get(client, SEATS, token, site="Lyon contact centre", floor="Floor 1").json()["count"] == 4
-    assert get(client, SEATS, token, floor="Floor 2").json()["count"] == 0
+    # Issue 8: a floor that does not exist is refused naming it (it used to be an empty list).
+    unknown = get(client, SEATS, token, floor="Floor 2")
+    assert unknown.status_code == 400
+    assert unknown.json()["field"] == "floor" and "Floor 2" in unknown.json()["detail"]
 
 
 def test_results_are_paginated_with_links(client, judged_seats, token):
@@ -146,3 +149,36 @@ def test_health_reports_database_and_broker(client):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_a_page_size_above_the_maximum_is_refused_naming_it(client, judged_seats, token):
+    response = get(client, SEATS, token, page_size=501)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid"
+    assert response.json()["field"] == "page_size"
+    assert "500" in response.json()["detail"]
+
+
+def test_a_malformed_parameter_gets_the_projects_error_shape_not_ninjas(client, judged_seats, token):
+    response = get(client, SEATS, token, format="xml")
+
+    assert response.status_code == 400
+    assert set(response.json()) == {"error", "field", "detail"}
+    assert response.json()["field"] == "format"
+
+
+def test_the_openapi_schema_is_generated_from_the_operator_endpoints(client):
+    schema = client.get("/api/schema.json").json()
+
+    seats = schema["paths"]["/api/v1/seats"]["get"]
+    parameters = {parameter["name"]: parameter for parameter in seats["parameters"]}
+    assert {"site", "floor", "team", "status", "check", "page", "page_size", "format"} <= set(parameters)
+    assert parameters["page_size"]["schema"]["maximum"] == 500
+    page = seats["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    results = schema["components"]["schemas"][page]["properties"]["results"]
+    assert results["items"]["$ref"].endswith("/SeatOut")
+    assert "/api/v1/seats/{seat_id}" in schema["paths"]
+    # The agent part keeps the report schema as its request bodies.
+    body = schema["paths"]["/api/agent/v1/checkin"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"] == {"$ref": "#/components/schemas/checkin"}
