@@ -117,8 +117,11 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
     from server.celery import app
 
     # Tasks left from an earlier test must not run against this test's rows.
+    # Declared first: RabbitMQ refuses to purge a queue that does not exist yet.
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
+        queue = app.amqp.queues[app.conf.task_default_queue](conn.default_channel)
+        queue.declare()
+        queue.purge()
     # The worker's own log, for when a test times out waiting for it.
     log = open(REPO / "var" / "test-worker.log", "ab") if (REPO / "var").is_dir() else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
@@ -149,6 +152,10 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        if app.conf.broker_url.startswith("amqp"):
+            # RabbitMQ keeps a durable queue after its consumer goes: drop this run's.
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_delete(app.conf.task_default_queue)
 
 
 def wait_for_worker(app, timeout: float = 30.0) -> None:
