@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint bench bench-ingest bench-agent clean-data
+.PHONY: run test install lint bench bench-ingest bench-agent bench-capacity bench-faults clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ bench-ingest: $(STAMP)
 
 bench-agent: $(STAMP)
 	$(PY) bench/agent
+
+## The largest floor this machine holds (goals 50k seats at 60 s, 100k at 5 min); long: tens of minutes.
+bench-capacity: $(STAMP)
+	$(PY) bench/capacity
 
 clean-data:
 	rm -rf var

@@ -188,8 +188,11 @@ SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_TLS_PROXY", False) else None
 
-# --- Celery (Redis broker, no result backend: nothing reads task results) ---------------
-CELERY_BROKER_URL = REDIS_URL
+# --- Celery (Redis or RabbitMQ broker, no result backend: nothing reads task results) ----
+# CELERY_BROKER_URL names another broker than REDIS_URL: RabbitMQ (amqp://user:pass@host:5672/vhost)
+# for a fleet that outgrows one Redis, since Celery cannot use Redis Cluster.
+CELERY_BROKER_URL = os.getenv("CELERY_BROKER_URL") or REDIS_URL
+BROKER_IS_AMQP = urlsplit(CELERY_BROKER_URL).scheme in {"amqp", "amqps", "pyamqp"}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
@@ -204,6 +207,15 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "max_retries": 0,
     "visibility_timeout": 3600,
 }
+if BROKER_IS_AMQP:
+    # RabbitMQ: queues are durable and messages persistent (Celery's defaults, stated here
+    # because losing them on a broker restart would leave evaluations to the sweep), and a
+    # publish waits for the broker's confirm, so a task is on disk before the check-in's
+    # request ends. A dead broker fails the publish within the connect timeout, as with Redis.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True, "max_retries": 0}
+    CELERY_BROKER_CONNECTION_TIMEOUT = 2
+    CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
+    CELERY_TASK_CREATE_MISSING_QUEUES = True
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- ReadyFloor --------------------------------------------------------------------------

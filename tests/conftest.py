@@ -153,9 +153,12 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
 
     queues = [app.conf.task_default_queue, settings.READYFLOOR_ALERTS_QUEUE]
     # Tasks left from an earlier test must not run against this test's rows.
+    # Declared first: RabbitMQ refuses to purge a queue that does not exist yet.
     with app.connection_for_write() as conn:
-        for queue in queues:
-            conn.default_channel.queue_purge(queue)
+        for name in queues:
+            queue = app.amqp.queues[name](conn.default_channel)
+            queue.declare()
+            queue.purge()
     # The worker's own log, for when a test times out waiting for it.
     log = open(REPO / "var" / "test-worker.log", "ab") if (REPO / "var").is_dir() else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
@@ -189,6 +192,10 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+        if app.conf.broker_url.startswith("amqp"):
+            # RabbitMQ keeps a durable queue after its consumer goes: drop this run's.
+            with app.connection_for_write() as conn:
+                conn.default_channel.queue_delete(app.conf.task_default_queue)
 
 
 def wait_for_worker(app, timeout: float = 30.0) -> None:

@@ -30,7 +30,10 @@ from tests.server.test_agent_api import CHECKIN, ENROLL, post
 
 @contextlib.contextmanager
 def broker_unreachable():
-    """Point the web side's Celery at a port where nothing listens, as when Redis is down."""
+    """Point the web side's Celery at a port where nothing listens, as when Redis (or
+    RabbitMQ, with CELERY_BROKER_URL=amqp://...) is down."""
+    from urllib.parse import urlsplit
+
     from kombu import pools
 
     from server.celery import app
@@ -41,7 +44,9 @@ def broker_unreachable():
         app.amqp._producer_pool = None
 
     real_broker = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:9/0"
+    parts = urlsplit(real_broker)
+    credentials = parts.netloc.rpartition("@")[0]
+    app.conf.broker_url = parts._replace(netloc=f"{credentials}@127.0.0.1:9".lstrip("@")).geturl()
     reset()
     try:
         yield
