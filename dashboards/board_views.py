@@ -9,8 +9,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dashboards import figures
-from dashboards.views import staff_required
+from dashboards.views import role_required
 from server.fleet.models import Floor
+from server.roles import scope
 from server.shifts.board import board_for
 from server.shifts.schedule import zone_of
 
@@ -18,14 +19,19 @@ REFRESH_SECONDS = 30
 
 
 @require_GET
-@staff_required
+@role_required
 def shift_board(request: HttpRequest) -> HttpResponse:
-    floors = list(Floor.objects.select_related("site").order_by("site__name", "name"))
+    floors = list(scope.floors_visible_to(request.user).select_related("site").order_by("site__name", "name"))
     if not floors:
         return render(request, "dashboards/board.html", {"floor": None, "floors": []})
     floor = _floor(request, floors)
     shift_id = request.GET.get("shift")
-    board = board_for(floor, timezone.now(), int(shift_id) if shift_id and shift_id.isdigit() else None)
+    board = board_for(
+        floor,
+        timezone.now(),
+        int(shift_id) if shift_id and shift_id.isdigit() else None,
+        visible=scope.seats_visible_to(request.user),
+    )
     zone = zone_of(floor.site.timezone)
     kiosk = request.GET.get("kiosk") == "1"
     context = {

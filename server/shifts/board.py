@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from readyfloor_agent.checks import Readiness as CatalogReadiness
 from readyfloor_agent.checks import fix_for, get_check
@@ -93,7 +93,11 @@ def _sooner(a: schedule.Occurrence, b: schedule.Occurrence, now: dt.datetime) ->
     return a.start < b.start
 
 
-def board_for(floor: Floor, now: dt.datetime, shift_id: int | None = None) -> Board:
+def board_for(
+    floor: Floor, now: dt.datetime, shift_id: int | None = None, visible: QuerySet[Seat] | None = None
+) -> Board:
+    """The board of `floor`; `visible` limits it to the seats the viewer may see (a supervisor of
+    one team sees that team's seats of the shift, and counts only those)."""
     shifts = list(Shift.objects.filter(floor=floor).select_related("floor__site"))
     chosen = [s for s in shifts if s.pk == shift_id] if shift_id else shifts
     shift, occurrence = choose_shift(chosen, now)
@@ -102,6 +106,8 @@ def board_for(floor: Floor, now: dt.datetime, shift_id: int | None = None) -> Bo
         return board
     board.last_snapshot = ShiftSnapshot.objects.filter(shift=shift).order_by("-starts_at").first()
     seats = shift.seat_queryset()
+    if visible is not None:
+        seats = seats.filter(pk__in=visible.values("pk"))
     counted = {row["readiness"]: row["n"] for row in seats.values("readiness").annotate(n=Count("id"))}
     board.counts = {readiness.value: counted.get(readiness.value, 0) for readiness in Readiness}
     board.seats_total = sum(board.counts.values())
