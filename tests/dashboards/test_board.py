@@ -122,3 +122,19 @@ def test_an_unknown_floor_is_a_404(signed_in, floorplan: Floorplan) -> None:
 def test_anonymous_visitors_are_sent_to_the_login(client, floorplan: Floorplan) -> None:
     response = client.get(BOARD)
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_a_supervisor_gets_their_floor_s_board_and_nothing_of_another(client, supervisor, floorplan) -> None:
+    from server.fleet.models import Floor, Seat
+
+    other = Floor.objects.create(site=floorplan.floor.site, name="Floor 9")
+    Seat.objects.create(floor=other, label="Z-01", readiness="not_ready")
+    shift_in(other, 5)
+    shift_in(floorplan.floor, 5)
+    client.force_login(supervisor)
+
+    own = client.get(BOARD)
+    assert own.status_code == 200
+    assert [floor.pk for floor in own.context["floors"]] == [floorplan.floor.pk]
+    assert client.get(BOARD, {"floor": other.pk}).status_code == 404
+    assert "Z-01" not in own.content.decode()
