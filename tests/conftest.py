@@ -113,12 +113,14 @@ def service_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process on the test database and the real Redis."""
+    """A real `celery worker` process on the test database and the real Redis, consuming
+    every ReadyFloor queue (evaluate, bulk, alerts)."""
+    from django.conf import settings
+
     from server.celery import app
 
-    # Tasks left from an earlier test must not run against this test's rows.
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
+    purge_queues()
+    queues = ",".join(settings.READYFLOOR_QUEUES.values())
     # The worker's own log, for when a test times out waiting for it.
     log = open(REPO / "var" / "test-worker.log", "ab") if (REPO / "var").is_dir() else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
@@ -130,6 +132,7 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
             "server",
             "worker",
             "--pool=solo",
+            f"--queues={queues}",
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
@@ -149,6 +152,17 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def purge_queues() -> None:
+    """Tasks left from an earlier test must not run against this test's rows."""
+    from django.conf import settings
+
+    from server.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in settings.READYFLOOR_QUEUES.values():
+            conn.default_channel.queue_purge(queue)
 
 
 def wait_for_worker(app, timeout: float = 30.0) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
@@ -44,6 +45,11 @@ class Policy(models.Model):
         default=dict, blank=True, help_text='Overrides, e.g. {"os.mic.in_use": "critical"}.'
     )
     updated_at = models.DateTimeField(auto_now=True)
+    # The version in force: saved with the policy's fields in one transaction by
+    # compliance.policy_versions.save, so a verdict that names another one is stale.
+    current_version = models.ForeignKey(
+        "PolicyVersion", null=True, blank=True, editable=False, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         verbose_name_plural = "policies"
@@ -62,6 +68,10 @@ class Policy(models.Model):
         try:
             self.to_catalog()
         except ValueError as error:
+            # The catalog says "field: what is wrong"; name the field so a form shows it there.
+            name, _, message = str(error).partition(": ")
+            if message and name in {f.name for f in self._meta.fields}:
+                raise ValidationError({name: message}) from error
             raise ValidationError(str(error)) from error
 
     def to_catalog(self) -> checks.Policy:
@@ -80,6 +90,49 @@ class Policy(models.Model):
     def config_version(self) -> str:
         body = {"policy": self.to_catalog().to_dict(), "interval": self.checkin_interval_s}
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class PolicyVersion(models.Model):
+    """A policy as it was saved: immutable (a database trigger refuses edits), numbered per
+    policy, with who saved it, why, and what changed against the version before."""
+
+    policy = models.ForeignKey(Policy, on_delete=models.CASCADE, related_name="versions")
+    number = models.PositiveIntegerField()
+    content = models.JSONField(help_text="The policy's fields as saved.")
+    changes = models.JSONField(
+        default=list, blank=True, help_text="[{field, label, before, after}] against the previous version."
+    )
+    comment = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["policy", "-number"]
+        constraints = [
+            models.UniqueConstraint(fields=["policy", "number"], name="one_number_per_policy_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.policy.name} v{self.number}"
+
+
+class SeatVerdict(models.Model):
+    """Under which policy version a seat's readiness (on fleet.Seat) was last judged. Kept
+    here because fleet knows nothing of policies; the sweep re-judges every seat whose row
+    names another version than the one in force, or has no row."""
+
+    seat = models.OneToOneField(Seat, primary_key=True, on_delete=models.CASCADE, related_name="verdict")
+    device = models.ForeignKey(Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    policy = models.ForeignKey(Policy, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    judged_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.seat_id} judged under {self.policy_version_id}"
 
 
 class CheckState(models.TextChoices):
