@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from kombu import Queue
+
 from server import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -177,6 +179,10 @@ READYFLOOR_QUEUES = {
     "alerts": f"{CELERY_QUEUE}.alerts",  # alert delivery (server/alerts routes its tasks here)
 }
 CELERY_TASK_DEFAULT_QUEUE = READYFLOOR_QUEUES["evaluate"]
+# A worker started without -Q consumes all three. With concurrency >= 2 a long bulk task holds
+# one child at most (bulk re-evaluations run one at a time: an advisory lock), so check-ins
+# keep a child; a larger floor runs a worker per queue: `celery -A server worker -Q <name>`.
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in READYFLOOR_QUEUES.values()]
 CELERY_TASK_ROUTES = {
     "server.compliance.tasks.evaluate_checkin": {"queue": READYFLOOR_QUEUES["evaluate"]},
     "server.compliance.tasks.evaluate_device": {"queue": READYFLOOR_QUEUES["evaluate"]},

@@ -115,11 +115,20 @@ def service_env(**extra: str) -> dict[str, str]:
 def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
     """A real `celery worker` process on the test database and the real Redis, consuming
     every ReadyFloor queue (evaluate, bulk, alerts)."""
+    purge_queues()
+    process = start_celery_worker()
+    try:
+        yield process
+    finally:
+        stop(process)
+
+
+def start_celery_worker(**env: str) -> subprocess.Popen:
+    """Start a worker on every ReadyFloor queue and wait until it answers."""
     from django.conf import settings
 
     from server.celery import app
 
-    purge_queues()
     queues = ",".join(settings.READYFLOOR_QUEUES.values())
     # The worker's own log, for when a test times out waiting for it.
     log = open(REPO / "var" / "test-worker.log", "ab") if (REPO / "var").is_dir() else subprocess.DEVNULL  # noqa: SIM115
@@ -139,19 +148,25 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
             "--without-heartbeat",
         ],
         cwd=REPO,
-        env=service_env(),
+        env=service_env(**env),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
         wait_for_worker(app)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    except RuntimeError:
+        stop(process)
+        raise
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def purge_queues() -> None:
