@@ -16,4 +16,5 @@ app.conf.beat_schedule = {
         "schedule": float(os.getenv("READYFLOOR_SWEEP_INTERVAL_S", "30")),
     },
     "purge-old-checkins": {"task": "server.compliance.tasks.purge_old_checkins", "schedule": 3600.0},
+    "purge-old-history": {"task": "server.compliance.tasks.purge_old_history", "schedule": 86400.0},
 }

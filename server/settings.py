@@ -189,6 +189,7 @@ CELERY_TASK_ROUTES = {
     "server.compliance.tasks.reevaluate_stale": {"queue": READYFLOOR_QUEUES["bulk"]},
     "server.compliance.tasks.sweep": {"queue": READYFLOOR_QUEUES["bulk"]},
     "server.compliance.tasks.purge_old_checkins": {"queue": READYFLOOR_QUEUES["bulk"]},
+    "server.compliance.tasks.purge_old_history": {"queue": READYFLOOR_QUEUES["bulk"]},
     "server.alerts.*": {"queue": READYFLOOR_QUEUES["alerts"]},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -219,6 +220,9 @@ READYFLOOR_REQUEUE_AFTER_S = envint("READYFLOOR_REQUEUE_AFTER_S", 60)
 # Devices judged per transaction when many seats are re-judged (a policy change, the sweep):
 # large enough for set-based writes to pay, small enough that a killed worker loses little.
 READYFLOOR_BULK_CHUNK = envint("READYFLOOR_BULK_CHUNK", 1000)
+# Per-check transitions and the floors' hourly counts older than this are purged (daily):
+# at least 400 days, so this month can be set against the same month last year.
+READYFLOOR_HISTORY_RETENTION_DAYS = max(400, envint("READYFLOOR_HISTORY_RETENTION_DAYS", 400))
 # Check-in rows older than this are purged (facts snapshots and results are kept).
 READYFLOOR_CHECKIN_RETENTION_DAYS = envint("READYFLOOR_CHECKIN_RETENTION_DAYS", 14)
 

@@ -30,7 +30,15 @@ from readyfloor_agent import checks
 from readyfloor_agent.checks.catalog import with_report_time
 
 from server.compliance import governing
-from server.compliance.models import CheckResult, Policy, SeatEvent, SeatVerdict
+from server.compliance.models import (
+    CheckResult,
+    CheckTransition,
+    FloorCheckHour,
+    FloorReadinessHour,
+    Policy,
+    SeatEvent,
+    SeatVerdict,
+)
 from server.fleet import rawsql
 from server.fleet.models import CheckIn, Device, FactSnapshot, Readiness, Seat
 
@@ -80,7 +88,7 @@ def judge(device_ids: Sequence[int], now: dt.datetime) -> dict[int, Readiness | 
     policies: dict[int | None, tuple[Policy, checks.Policy]] = {}
     facts_by_snapshot: dict[int | None, Any] = {}
     shared: dict[tuple[int | None, int | None], list[checks.CheckResult]] = {}
-    judged: list[tuple[int, list[checks.CheckResult]]] = []
+    judged: list[tuple[Device, int | None, list[checks.CheckResult]]] = []
     verdicts: list[_Verdict] = []
     readiness_by_device: dict[int, Readiness | None] = {}
 
@@ -107,7 +115,7 @@ def judge(device_ids: Sequence[int], now: dt.datetime) -> dict[int, Readiness | 
         if key not in shared:
             shared[key] = checks.evaluate(facts, catalog_policy, last_seen=now, now=now)
         results = with_report_time(shared[key], facts, catalog_policy, last_seen=device.last_seen_at, now=now)
-        judged.append((device.pk, results))
+        judged.append((device, policy.current_version_id, results))
         if device.seat_id is None:
             readiness_by_device[device.pk] = None
             continue
@@ -140,28 +148,37 @@ def _judging_sql() -> str:
     )
 
 
-def _store_results(judged: list[tuple[int, list[checks.CheckResult]]], now: dt.datetime) -> None:
+def _store_results(
+    judged: list[tuple[Device, int | None, list[checks.CheckResult]]], now: dt.datetime
+) -> None:
     """Upsert every judged device's results in one statement, writing only rows whose
-    verdict changed.
+    verdict changed, and record each real change of state as a CheckTransition.
 
     Plain SQL on purpose: Django's bulk_update builds a CASE expression per field per row,
     and ON CONFLICT ... WHERE lets PostgreSQL skip the unchanged rows (most evaluations
     change one or two checks) without reading them first. `since` moves only when the state
     changes; `evaluated_at` is when the row last changed (the seat's `evaluated_at` says
-    when it was last judged)."""
-    columns: tuple[list[Any], ...] = ([], [], [], [], [], [])
-    for device_id, results in judged:
+    when it was last judged). A row changed at a later moment than `now` (a slower worker
+    that took its clock earlier) is left alone, so history never runs backwards."""
+    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
+    for device, version_id, results in judged:
         for result in results:
-            columns[0].append(device_id)
+            columns[0].append(device.pk)
             columns[1].append(result.check_id)
             columns[2].append(result.state.value)
             columns[3].append(result.severity)
             columns[4].append(result.reason)
             columns[5].append(json.dumps(result.evidence))
+            columns[6].append(device.seat_id)
+            columns[7].append(version_id)
     if not columns[0]:
         return
     rawsql.fetch_all_prepared(
-        _RESULTS_SQL.format(table=CheckResult._meta.db_table),
+        _RESULTS_SQL.format(
+            results=CheckResult._meta.db_table,
+            transitions=CheckTransition._meta.db_table,
+            seat=Seat._meta.db_table,
+        ),
         {
             "devices": columns[0],
             "checks": columns[1],
@@ -169,26 +186,49 @@ def _store_results(judged: list[tuple[int, list[checks.CheckResult]]], now: dt.d
             "severities": columns[3],
             "reasons": columns[4],
             "evidence": columns[5],
+            "seats": columns[6],
+            "versions": columns[7],
             "now": now,
         },
     )
 
 
 _RESULTS_SQL = """
-    INSERT INTO {table} AS r (device_id, check_id, state, severity, reason, evidence, since, evaluated_at)
-    SELECT device_id, check_id, state, severity, reason, evidence::jsonb, %(now)s, %(now)s
-    FROM unnest(%(devices)s::bigint[], %(checks)s::text[], %(states)s::text[], %(severities)s::text[],
-                %(reasons)s::text[], %(evidence)s::text[])
-         AS judged(device_id, check_id, state, severity, reason, evidence)
-    ON CONFLICT (device_id, check_id) DO UPDATE SET
-        state = EXCLUDED.state,
-        severity = EXCLUDED.severity,
-        reason = EXCLUDED.reason,
-        evidence = EXCLUDED.evidence,
-        since = CASE WHEN r.state = EXCLUDED.state THEN r.since ELSE EXCLUDED.since END,
-        evaluated_at = EXCLUDED.evaluated_at
-    WHERE (r.state, r.severity, r.reason, r.evidence)
-        IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.severity, EXCLUDED.reason, EXCLUDED.evidence)
+    WITH judged AS (
+        SELECT * FROM unnest(%(devices)s::bigint[], %(checks)s::text[], %(states)s::text[],
+                             %(severities)s::text[], %(reasons)s::text[], %(evidence)s::text[],
+                             %(seats)s::bigint[], %(versions)s::bigint[])
+            AS judged(device_id, check_id, state, severity, reason, evidence, seat_id, version_id)
+    ), old AS (
+        -- The rows as they were before this statement (every CTE reads the same snapshot).
+        SELECT r.device_id, r.check_id, r.state, r.since FROM {results} r
+        WHERE r.device_id = ANY(%(devices)s::bigint[])
+    ), changed AS (
+        INSERT INTO {results} AS r
+            (device_id, check_id, state, severity, reason, evidence, since, evaluated_at)
+        SELECT device_id, check_id, state, severity, reason, evidence::jsonb, %(now)s, %(now)s FROM judged
+        ON CONFLICT (device_id, check_id) DO UPDATE SET
+            state = EXCLUDED.state,
+            severity = EXCLUDED.severity,
+            reason = EXCLUDED.reason,
+            evidence = EXCLUDED.evidence,
+            since = CASE WHEN r.state = EXCLUDED.state THEN r.since ELSE EXCLUDED.since END,
+            evaluated_at = EXCLUDED.evaluated_at
+        WHERE (r.state, r.severity, r.reason, r.evidence)
+                IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.severity, EXCLUDED.reason, EXCLUDED.evidence)
+          AND r.evaluated_at <= EXCLUDED.evaluated_at
+        RETURNING r.device_id, r.check_id, r.state
+    )
+    INSERT INTO {transitions}
+        (device_id, seat_id, floor_id, check_id, from_state, to_state, from_since, severity, reason,
+         policy_version_id, at)
+    SELECT judged.device_id, judged.seat_id, seat.floor_id, judged.check_id, COALESCE(old.state, ''),
+           changed.state, old.since, judged.severity, judged.reason, judged.version_id, %(now)s
+    FROM changed
+    JOIN judged ON judged.device_id = changed.device_id AND judged.check_id = changed.check_id
+    LEFT JOIN old ON old.device_id = changed.device_id AND old.check_id = changed.check_id
+    LEFT JOIN {seat} seat ON seat.id = judged.seat_id
+    WHERE old.state IS DISTINCT FROM changed.state
 """
 
 
@@ -204,15 +244,20 @@ def failing_summary(results: list[checks.CheckResult]) -> list[dict[str, Any]]:
 
 def store_verdicts(verdicts: list[_Verdict], now: dt.datetime) -> set[int]:
     """Store seats' readiness and the policy version each was judged under, in one
-    statement; an event only for a real transition. The ids of the seats that changed.
+    statement; an event only for a real transition; and the floor's hourly counts moved by
+    what changed. The ids of the seats whose readiness changed.
 
-    The statement locks the seats, stores the verdicts, records the versions and adds the
-    event rows of the real transitions (rare) together: every evaluation passes here."""
+    One statement locks the seats, stores the verdicts, records the versions, adds the event
+    rows of the real transitions (rare) and updates the rollups: every evaluation passes here."""
     if not verdicts:
         return set()
     rows = rawsql.fetch_all_prepared(
         _SEAT_VERDICT_SQL.format(
-            seat=Seat._meta.db_table, event=SeatEvent._meta.db_table, verdict=SeatVerdict._meta.db_table
+            seat=Seat._meta.db_table,
+            event=SeatEvent._meta.db_table,
+            verdict=SeatVerdict._meta.db_table,
+            readiness_hour=FloorReadinessHour._meta.db_table,
+            check_hour=FloorCheckHour._meta.db_table,
         ),
         {
             "seats": [v.seat_id for v in verdicts],
@@ -223,11 +268,20 @@ def store_verdicts(verdicts: list[_Verdict], now: dt.datetime) -> set[int]:
             "policies": [v.policy_id for v in verdicts],
             "versions": [v.version_id for v in verdicts],
             "now": now,
+            "hour": hour_of(now),
         },
     )
     return {row[0] for row in rows}
 
 
+def hour_of(moment: dt.datetime) -> dt.datetime:
+    """The UTC hour a moment falls in: the rollups' bucket."""
+    return moment.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+# A seat counts in its floor's rollups from its first verdict on, on the floor that verdict
+# was made on (SeatVerdict.floor): the old (floor, readiness) and failing checks leave, the new
+# ones enter, so a seat moved to another floor moves its counts with it when judged again.
 _SEAT_VERDICT_SQL = """
     WITH judged AS (
         SELECT * FROM unnest(%(seats)s::bigint[], %(devices)s::bigint[], %(readiness)s::text[],
@@ -235,8 +289,10 @@ _SEAT_VERDICT_SQL = """
                              %(versions)s::bigint[])
             AS judged(seat_id, device_id, readiness, failing, reason, policy_id, version_id)
     ), before AS (
-        SELECT seat.id, seat.readiness FROM {seat} seat
-        WHERE seat.id = ANY(%(seats)s::bigint[]) ORDER BY seat.id FOR UPDATE
+        SELECT seat.id, seat.readiness, seat.failing, seat.floor_id AS new_floor,
+               verdict.floor_id AS old_floor, verdict.floor_id IS NOT NULL AS counted
+        FROM {seat} seat LEFT JOIN {verdict} verdict ON verdict.seat_id = seat.id
+        WHERE seat.id = ANY(%(seats)s::bigint[]) ORDER BY seat.id FOR UPDATE OF seat
     ), stored AS (
         UPDATE {seat} seat SET
             readiness = judged.readiness,
@@ -247,13 +303,15 @@ _SEAT_VERDICT_SQL = """
         FROM judged JOIN before ON before.id = judged.seat_id
         WHERE seat.id = judged.seat_id
     ), versions AS (
-        INSERT INTO {verdict} (seat_id, device_id, policy_id, policy_version_id, judged_at)
-        SELECT judged.seat_id, judged.device_id, judged.policy_id, judged.version_id, %(now)s
+        INSERT INTO {verdict} (seat_id, device_id, policy_id, policy_version_id, floor_id, judged_at)
+        SELECT judged.seat_id, judged.device_id, judged.policy_id, judged.version_id,
+               before.new_floor, %(now)s
         FROM judged JOIN before ON before.id = judged.seat_id
         ON CONFLICT (seat_id) DO UPDATE SET
             device_id = EXCLUDED.device_id,
             policy_id = EXCLUDED.policy_id,
             policy_version_id = EXCLUDED.policy_version_id,
+            floor_id = EXCLUDED.floor_id,
             judged_at = EXCLUDED.judged_at
     ), events AS (
         INSERT INTO {event} (seat_id, device_id, at, from_readiness, to_readiness, reason, failing)
@@ -262,6 +320,63 @@ _SEAT_VERDICT_SQL = """
         FROM judged JOIN before ON before.id = judged.seat_id
         WHERE before.readiness <> judged.readiness
         RETURNING seat_id
+    ), old_readiness AS (
+        SELECT id AS seat_id, old_floor AS floor_id, readiness FROM before WHERE counted
+    ), new_readiness AS (
+        SELECT judged.seat_id, before.new_floor AS floor_id, judged.readiness
+        FROM judged JOIN before ON before.id = judged.seat_id
+    ), readiness_deltas AS (
+        SELECT o.floor_id, o.readiness, -1 AS delta FROM old_readiness o
+        WHERE NOT EXISTS (SELECT 1 FROM new_readiness n
+                          WHERE (n.seat_id, n.floor_id, n.readiness) = (o.seat_id, o.floor_id, o.readiness))
+        UNION ALL
+        SELECT n.floor_id, n.readiness, 1 FROM new_readiness n
+        WHERE NOT EXISTS (SELECT 1 FROM old_readiness o
+                          WHERE (n.seat_id, n.floor_id, n.readiness) = (o.seat_id, o.floor_id, o.readiness))
+    ), readiness_counts AS (
+        INSERT INTO {readiness_hour} AS t (floor_id, hour, readiness, seats)
+        SELECT d.floor_id, %(hour)s, d.readiness,
+               COALESCE((SELECT h.seats FROM {readiness_hour} h
+                         WHERE h.floor_id = d.floor_id AND h.readiness = d.readiness AND h.hour < %(hour)s
+                         ORDER BY h.hour DESC LIMIT 1), 0) + sum(d.delta)
+        FROM readiness_deltas d GROUP BY d.floor_id, d.readiness HAVING sum(d.delta) <> 0
+        ON CONFLICT (floor_id, readiness, hour) DO UPDATE SET
+            -- EXCLUDED.seats is the previous hour's count plus this statement's change.
+            seats = t.seats + EXCLUDED.seats
+                    - COALESCE((SELECT h.seats FROM {readiness_hour} h
+                                WHERE h.floor_id = EXCLUDED.floor_id AND h.readiness = EXCLUDED.readiness
+                                  AND h.hour < EXCLUDED.hour
+                                ORDER BY h.hour DESC LIMIT 1), 0)
+    ), old_failing AS (
+        SELECT before.id AS seat_id, before.old_floor AS floor_id, item->>'check_id' AS check_id
+        FROM before, jsonb_array_elements(before.failing) item
+        WHERE before.counted AND item->>'state' = 'fail'
+    ), new_failing AS (
+        SELECT judged.seat_id, before.new_floor AS floor_id, item->>'check_id' AS check_id
+        FROM judged JOIN before ON before.id = judged.seat_id,
+             jsonb_array_elements(judged.failing::jsonb) item
+        WHERE item->>'state' = 'fail'
+    ), check_deltas AS (
+        SELECT o.floor_id, o.check_id, -1 AS delta FROM old_failing o
+        WHERE NOT EXISTS (SELECT 1 FROM new_failing n
+                          WHERE (n.seat_id, n.floor_id, n.check_id) = (o.seat_id, o.floor_id, o.check_id))
+        UNION ALL
+        SELECT n.floor_id, n.check_id, 1 FROM new_failing n
+        WHERE NOT EXISTS (SELECT 1 FROM old_failing o
+                          WHERE (n.seat_id, n.floor_id, n.check_id) = (o.seat_id, o.floor_id, o.check_id))
+    ), check_counts AS (
+        INSERT INTO {check_hour} AS t (floor_id, hour, check_id, failing_seats)
+        SELECT d.floor_id, %(hour)s, d.check_id,
+               COALESCE((SELECT h.failing_seats FROM {check_hour} h
+                         WHERE h.floor_id = d.floor_id AND h.check_id = d.check_id AND h.hour < %(hour)s
+                         ORDER BY h.hour DESC LIMIT 1), 0) + sum(d.delta)
+        FROM check_deltas d GROUP BY d.floor_id, d.check_id HAVING sum(d.delta) <> 0
+        ON CONFLICT (floor_id, check_id, hour) DO UPDATE SET
+            failing_seats = t.failing_seats + EXCLUDED.failing_seats
+                    - COALESCE((SELECT h.failing_seats FROM {check_hour} h
+                                WHERE h.floor_id = EXCLUDED.floor_id AND h.check_id = EXCLUDED.check_id
+                                  AND h.hour < EXCLUDED.hour
+                                ORDER BY h.hour DESC LIMIT 1), 0)
     )
     SELECT seat_id FROM events
 """
@@ -316,13 +431,15 @@ def unseat_empty_seats(now: dt.datetime) -> int:
 # --- seats judged under another policy version than the one in force -----------------------
 
 # A seated device is stale when its seat has no verdict yet, or its verdict names another
-# policy or policy version than the one that governs it now (a policy was saved, a seat
-# moved to another floor, a worker read a policy just before a save committed).
+# policy or policy version than the one that governs it now (a policy was saved, a worker
+# read a policy just before a save committed), or another floor (the seat moved: its counts
+# in the floors' rollups move when it is judged again).
 _STALE_WHERE = """
     d.seat_id IS NOT NULL
     AND (verdict.seat_id IS NULL
          OR verdict.policy_id IS DISTINCT FROM governing.id
-         OR verdict.policy_version_id IS DISTINCT FROM governing.current_version_id)
+         OR verdict.policy_version_id IS DISTINCT FROM governing.current_version_id
+         OR verdict.floor_id IS DISTINCT FROM s.floor_id)
 """
 
 

@@ -129,6 +129,9 @@ class SeatVerdict(models.Model):
     policy_version = models.ForeignKey(
         PolicyVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The floor the seat was on when judged: the hourly rollups count it there, and a seat
+    # moved since is judged again (and its counts moved) by the sweep.
+    floor = models.ForeignKey(Floor, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     judged_at = models.DateTimeField()
 
     def __str__(self) -> str:
@@ -181,3 +184,74 @@ class SeatEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seat}: {self.from_readiness} → {self.to_readiness}"
+
+
+class CheckTransition(models.Model):
+    """A real change of one check's state on one device, at its seat: the history that
+    'failing since', time-to-fix and the trends are read from. Written by evaluation from the
+    rows its results upsert changed, under the device's lock, so a replayed report (which is
+    not judged again) or an older one (whose facts never become current) adds nothing, and
+    `at` never goes backwards for a device and check. Kept when the seat moves floors: `floor`
+    is where the seat was when the state changed."""
+
+    device = models.ForeignKey(Device, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False)
+    seat = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    floor = models.ForeignKey(Floor, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    check_id = models.CharField(max_length=64)
+    from_state = models.CharField(max_length=8, choices=CheckState.choices, blank=True)
+    to_state = models.CharField(max_length=8, choices=CheckState.choices)
+    # When the state being left began, so time-to-fix needs no search for the previous row.
+    from_since = models.DateTimeField(null=True, blank=True)
+    severity = models.CharField(max_length=16)
+    reason = models.TextField()
+    policy_version = models.ForeignKey(
+        PolicyVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-at"]
+        indexes = [
+            models.Index(fields=["seat", "check_id", "-at"]),
+            models.Index(fields=["device", "check_id", "-at"]),
+            models.Index(fields=["check_id", "from_state", "-at"]),
+            models.Index(fields=["-at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.check_id} on {self.device_id}: {self.from_state or '—'} → {self.to_state}"
+
+
+class FloorReadinessHour(models.Model):
+    """How many seats of a floor were at a readiness at the end of an hour (UTC). Sparse: a
+    row exists for the hours in which that count changed; later hours carry it forward.
+    Maintained by evaluation as seats change, never by scanning seats."""
+
+    floor = models.ForeignKey(Floor, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    readiness = models.CharField(max_length=16, choices=Readiness.choices)
+    seats = models.IntegerField()
+
+    class Meta:
+        ordering = ["floor", "hour", "readiness"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["floor", "readiness", "hour"], name="one_readiness_count_per_hour"
+            )
+        ]
+
+
+class FloorCheckHour(models.Model):
+    """How many seats of a floor failed a check at the end of an hour (UTC); sparse like
+    FloorReadinessHour, and maintained the same way."""
+
+    floor = models.ForeignKey(Floor, on_delete=models.CASCADE, related_name="+")
+    hour = models.DateTimeField()
+    check_id = models.CharField(max_length=64)
+    failing_seats = models.IntegerField()
+
+    class Meta:
+        ordering = ["floor", "hour", "check_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["floor", "check_id", "hour"], name="one_failing_count_per_hour")
+        ]

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
-from server.compliance import evaluation
+from server.compliance import evaluation, history
 from server.fleet.models import CheckIn
 
 log = logging.getLogger(__name__)
@@ -75,6 +75,11 @@ def purge_old_checkins() -> int:
     cutoff = timezone.now() - dt.timedelta(days=settings.READYFLOOR_CHECKIN_RETENTION_DAYS)
     deleted, _ = CheckIn.objects.filter(received_at__lt=cutoff).exclude(evaluated_at=None).delete()
     return deleted
+
+
+@shared_task(**IDEMPOTENT, **RETRIED)
+def purge_old_history() -> dict[str, int]:
+    return history.purge()
 
 
 def queue_checkin_evaluation(checkin_id: int) -> None:
