@@ -28,6 +28,7 @@ from readyfloor_agent.checks import CATALOG, Check, Fix, State, fix_for, get_che
 from readyfloor_agent.checks.model import OS_LABELS
 
 from dashboards import figures
+from server.compliance import history
 from server.compliance.models import CheckResult, CheckState, SeatEvent
 from server.fleet.models import Device, Floor, Readiness, Seat
 from server.roles import scope
@@ -123,7 +124,11 @@ def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
         # The same answer whether the seat does not exist or is outside the user's floors.
         raise Http404(f"No seat {seat_id}")
     device = getattr(seat, "device", None)
-    results = list(CheckResult.objects.filter(device=device)) if device else []
+    # Since when each check is in its state comes from the seat's history (it follows the
+    # seat across floors and workstations), read in the same query as the results.
+    results = (
+        list(history.with_state_since(CheckResult.objects.filter(device=device), seat.pk)) if device else []
+    )
     results.sort(
         key=lambda r: (
             STATE_ORDER.get(r.state, 9),
@@ -344,6 +349,7 @@ def _check_row(result: CheckResult, os_name: str) -> dict[str, Any]:
     check = _catalog_check(result.check_id)
     return {
         "result": result,
+        "since": getattr(result, "state_since", result.since),
         "title": check.title if check else result.check_id,
         "area": check.area if check else "",
         "state_label": CheckState(result.state).label if result.state in CheckState.values else result.state,

@@ -21,15 +21,15 @@ app.conf.beat_schedule = {
         "schedule": float(os.getenv("READYFLOOR_SHIFT_SNAPSHOT_INTERVAL_S", "60")),
     },
     "purge-old-checkins": {"task": "server.compliance.tasks.purge_old_checkins", "schedule": 3600.0},
-    # Seat events → alert digests → deliveries, on the alerts queue.
+    # Seat events → alert digests → deliveries, on the alerts queue (CELERY_TASK_ROUTES).
     "collect-alerts": {
         "task": "server.alerts.tasks.collect",
         "schedule": float(os.getenv("READYFLOOR_ALERT_COLLECT_S", "10")),
-        "options": {"queue": os.getenv("READYFLOOR_ALERTS_QUEUE", "alerts")},
     },
     # Acknowledgements end by themselves; this writes the "expired" step of their audit trail.
     "record-acknowledgement-expiries": {
         "task": "server.acknowledgements.tasks.record_expiries",
         "schedule": 60.0,
     },
+    "purge-old-history": {"task": "server.compliance.tasks.purge_old_history", "schedule": 86400.0},
 }

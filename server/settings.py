@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from kombu import Queue
+
 from server import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -198,14 +200,43 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_DEFAULT_QUEUE = os.getenv("CELERY_QUEUE", "readyfloor")
+# Three queues, so that work of one kind never waits behind another: a policy change that
+# re-judges 100k seats (bulk) must not delay the flag of the one seat that just failed
+# (evaluate), and neither may hold up an alert. Workers consume them separately (serve.py,
+# deploy/); the names share a prefix so several installations (or test runs) can share Redis.
+CELERY_QUEUE = os.getenv("CELERY_QUEUE", "readyfloor")
+READYFLOOR_QUEUES = {
+    "evaluate": CELERY_QUEUE,  # one check-in's seat: latency matters
+    "bulk": f"{CELERY_QUEUE}.bulk",  # re-judging many seats, the sweep, purges
+    "alerts": f"{CELERY_QUEUE}.alerts",  # alert delivery (server/alerts routes its tasks here)
+}
+CELERY_TASK_DEFAULT_QUEUE = READYFLOOR_QUEUES["evaluate"]
+# A worker started without -Q consumes all three. With concurrency >= 2 a long bulk task holds
+# one child at most (bulk re-evaluations run one at a time: an advisory lock), so check-ins
+# keep a child; a larger floor runs a worker per queue: `celery -A server worker -Q <name>`.
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in READYFLOOR_QUEUES.values()]
+CELERY_TASK_ROUTES = {
+    "server.compliance.tasks.evaluate_checkin": {"queue": READYFLOOR_QUEUES["evaluate"]},
+    "server.compliance.tasks.evaluate_device": {"queue": READYFLOOR_QUEUES["evaluate"]},
+    "server.compliance.tasks.reevaluate_stale": {"queue": READYFLOOR_QUEUES["bulk"]},
+    "server.compliance.tasks.sweep": {"queue": READYFLOOR_QUEUES["bulk"]},
+    "server.compliance.tasks.purge_old_checkins": {"queue": READYFLOOR_QUEUES["bulk"]},
+    "server.compliance.tasks.purge_old_history": {"queue": READYFLOOR_QUEUES["bulk"]},
+    "server.alerts.*": {"queue": READYFLOOR_QUEUES["alerts"]},
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A check-in must not wait on a dead Redis: fail the publish fast and let the sweep
     # re-queue the evaluation later (the check-in itself is already in PostgreSQL).
     "socket_connect_timeout": 2,
     "socket_timeout": 5,
     "max_retries": 0,
-    "visibility_timeout": 3600,
+    # With acks_late, a task a worker took but never acknowledged (it was killed) goes back
+    # to the queue only after this long. It must exceed the longest task, or a slow one runs
+    # twice at once: a full re-evaluation of 100k seats takes about a minute, so 10 minutes
+    # leaves room on a loaded machine. It need not be short, because nothing depends on the
+    # redelivery: the sweep (every READYFLOOR_SWEEP_INTERVAL_S) finds the seats and check-ins
+    # a lost task left behind, and re-judging is idempotent.
+    "visibility_timeout": 600,
 }
 if BROKER_IS_AMQP:
     # RabbitMQ: queues are durable and messages persistent (Celery's defaults, stated here
@@ -227,12 +258,18 @@ READYFLOOR_CHECKIN_INTERVAL_S = envint("READYFLOOR_CHECKIN_INTERVAL_S", 60)
 READYFLOOR_SWEEP_INTERVAL_S = envint("READYFLOOR_SWEEP_INTERVAL_S", 30)
 # An accepted check-in whose evaluation has not run after this long is re-queued.
 READYFLOOR_REQUEUE_AFTER_S = envint("READYFLOOR_REQUEUE_AFTER_S", 60)
+# Devices judged per transaction when many seats are re-judged (a policy change, the sweep):
+# large enough for set-based writes to pay, small enough that a killed worker loses little.
+READYFLOOR_BULK_CHUNK = envint("READYFLOOR_BULK_CHUNK", 1000)
+# Per-check transitions and the floors' hourly counts older than this are purged (daily):
+# at least 400 days, so this month can be set against the same month last year.
+READYFLOOR_HISTORY_RETENTION_DAYS = max(400, envint("READYFLOOR_HISTORY_RETENTION_DAYS", 400))
 # Check-in rows older than this are purged (facts snapshots and results are kept).
 READYFLOOR_CHECKIN_RETENTION_DAYS = envint("READYFLOOR_CHECKIN_RETENTION_DAYS", 14)
 
 # --- Alerts ------------------------------------------------------------------------------
-# Celery queue of alert collection and delivery (a worker must consume it: `-Q readyfloor,alerts`).
-READYFLOOR_ALERTS_QUEUE = os.getenv("READYFLOOR_ALERTS_QUEUE", "alerts")
+# Celery queue of alert collection and delivery: the alerts queue of READYFLOOR_QUEUES.
+READYFLOOR_ALERTS_QUEUE = READYFLOOR_QUEUES["alerts"]
 # How often beat reads new seat events, and how old an event must be before it is read
 # (see server/alerts/collecting.py for why it waits).
 READYFLOOR_ALERT_COLLECT_S = envint("READYFLOOR_ALERT_COLLECT_S", 10)

@@ -17,7 +17,6 @@ import pytest
 # Tasks from this test run go to a queue of their own, so a ReadyFloor running on the
 # same Redis (or another test run) never takes them. Set before Django reads settings.
 os.environ.setdefault("CELERY_QUEUE", f"readyfloor-test-{uuid.uuid4().hex[:8]}")
-os.environ.setdefault("READYFLOOR_ALERTS_QUEUE", os.environ["CELERY_QUEUE"] + "-alerts")
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -136,7 +135,6 @@ def service_env(**extra: str) -> dict[str, str]:
         DATABASE_URL=database_url_for_subprocess(),
         REDIS_URL=settings.REDIS_URL,
         CELERY_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
-        READYFLOOR_ALERTS_QUEUE=settings.READYFLOOR_ALERTS_QUEUE,
         PYTHONPATH=str(REPO),
         DJANGO_SETTINGS_MODULE="server.settings",
     )
@@ -146,19 +144,24 @@ def service_env(**extra: str) -> dict[str, str]:
 
 @pytest.fixture
 def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
-    """A real `celery worker` process on the test database and the real Redis."""
+    """A real `celery worker` process on the test database and the real broker, consuming
+    every ReadyFloor queue (evaluate, bulk, alerts)."""
+    purge_queues()
+    process = start_celery_worker()
+    try:
+        yield process
+    finally:
+        stop(process)
+        drop_queues_on_rabbitmq()
+
+
+def start_celery_worker(**env: str) -> subprocess.Popen:
+    """Start a worker on every ReadyFloor queue and wait until it answers."""
     from django.conf import settings
 
     from server.celery import app
 
-    queues = [app.conf.task_default_queue, settings.READYFLOOR_ALERTS_QUEUE]
-    # Tasks left from an earlier test must not run against this test's rows.
-    # Declared first: RabbitMQ refuses to purge a queue that does not exist yet.
-    with app.connection_for_write() as conn:
-        for name in queues:
-            queue = app.amqp.queues[name](conn.default_channel)
-            queue.declare()
-            queue.purge()
+    queues = ",".join(settings.READYFLOOR_QUEUES.values())
     # The worker's own log, for when a test times out waiting for it.
     log = open(REPO / "var" / "test-worker.log", "ab") if (REPO / "var").is_dir() else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
@@ -170,32 +173,58 @@ def celery_worker(transactional_db) -> Iterator[subprocess.Popen]:
             "server",
             "worker",
             "--pool=solo",
-            # Every queue of the app: evaluation (the default) and alert delivery.
-            "-Q",
-            ",".join(queues),
+            f"--queues={queues}",
             "--loglevel=INFO",
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
         ],
         cwd=REPO,
-        env=service_env(),
+        env=service_env(**env),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
     try:
         wait_for_worker(app)
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if app.conf.broker_url.startswith("amqp"):
-            # RabbitMQ keeps a durable queue after its consumer goes: drop this run's.
-            with app.connection_for_write() as conn:
-                conn.default_channel.queue_delete(app.conf.task_default_queue)
+    except RuntimeError:
+        stop(process)
+        raise
+    return process
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def purge_queues() -> None:
+    """Tasks left from an earlier test must not run against this test's rows. Each queue is
+    declared first: RabbitMQ refuses to purge a queue that does not exist yet."""
+    from django.conf import settings
+
+    from server.celery import app
+
+    with app.connection_for_write() as conn:
+        for name in settings.READYFLOOR_QUEUES.values():
+            queue = app.amqp.queues[name](conn.default_channel)
+            queue.declare()
+            queue.purge()
+
+
+def drop_queues_on_rabbitmq() -> None:
+    """RabbitMQ keeps a durable queue after its consumer goes: drop this run's."""
+    from django.conf import settings
+
+    from server.celery import app
+
+    if app.conf.broker_url.startswith("amqp"):
+        with app.connection_for_write() as conn:
+            for name in settings.READYFLOOR_QUEUES.values():
+                conn.default_channel.queue_delete(name)
 
 
 def wait_for_worker(app, timeout: float = 30.0) -> None:

@@ -50,6 +50,19 @@ def fetch_one_prepared(sql: str, params: Params) -> tuple[Any, ...] | None:
         return _fetch_one_prepared(sql, params)
 
 
+def fetch_all_prepared(sql: str, params: Params) -> list[tuple[Any, ...]]:
+    """Every row of one statement run as a prepared statement of this connection (for the
+    set-based statements of bulk evaluation, whose text does not vary with the set's size)."""
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        started = time.monotonic()
+        cursor.execute(sql, params, prepare=True)
+        rows = cursor.fetchall() if cursor.description is not None else []
+    if connection.queries_logged:
+        connection.queries_log.append({"sql": sql, "time": f"{time.monotonic() - started:.3f}"})
+    return rows
+
+
 def _fetch_one_prepared(sql: str, params: Params) -> tuple[Any, ...] | None:
     # What connection.cursor() would do before handing out a cursor, without building
     # Django's client-side cursor and its wrapper, which this statement does not use.

@@ -25,6 +25,7 @@ from readyfloor_agent.checks import (
     get_check,
     readiness_of,
 )
+from readyfloor_agent.checks.catalog import with_report_time
 
 from .factsbuilder import CTI, NOW, POLICY, SEATS, changed, exception
 
@@ -549,3 +550,15 @@ def test_catalog_source_is_python_39_compatible() -> None:
         source = path.read_text("utf-8")
         assert "from __future__ import annotations" in source, path.name
         assert not re.search(r"^\s*match\s+\S.*:\s*$", source, re.MULTILINE), path.name
+
+
+@pytest.mark.parametrize("name", sorted(SEATS))
+@pytest.mark.parametrize("minutes_ago", [None, 0, 5, 60 * 24])
+def test_results_shared_between_seats_with_the_same_facts_equal_their_own_evaluation(name, minutes_ago):
+    facts = SEATS[name]()
+    last_seen = None if minutes_ago is None else NOW - dt.timedelta(minutes=minutes_ago)
+    shared = evaluate(facts, POLICY, last_seen=NOW, now=NOW)
+
+    assert with_report_time(shared, facts, POLICY, last_seen=last_seen, now=NOW) == evaluate(
+        facts, POLICY, last_seen=last_seen, now=NOW
+    )

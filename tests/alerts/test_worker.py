@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +13,7 @@ from server.alerts import collecting, signing
 from server.alerts.models import AlertRule, Channel, ChannelKind, Delivery, DeliveryStatus
 from server.alerts.tasks import collect
 from server.compliance.models import SeatEvent
-from tests.conftest import REPO, service_env, wait_for_worker, wait_until
+from tests.conftest import start_celery_worker, stop, wait_until
 from tests.server.reports import checkin_body, enroll_body, healthy_facts, site_blocked
 from tests.server.test_agent_api import CHECKIN, ENROLL, post
 
@@ -101,25 +100,8 @@ def test_a_worker_killed_mid_send_resends_with_the_same_key_and_the_receiver_kee
 @contextlib.contextmanager
 def restarted_worker() -> Iterator[subprocess.Popen]:
     """A second worker process like the celery_worker fixture's, after the first was killed."""
-    from django.conf import settings
-
-    from server.celery import app
-
-    queues = f"{app.conf.task_default_queue},{settings.READYFLOOR_ALERTS_QUEUE}"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "server", "worker", "--pool=solo", "-Q", queues,
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
-        cwd=REPO,
-        env=service_env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    process = start_celery_worker()
     try:
-        wait_for_worker(app)
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)

@@ -104,21 +104,49 @@ def evaluate(
     now = as_utc(now) if now is not None else dt.datetime.now(dt.timezone.utc)
     last_seen = as_utc(last_seen) if last_seen is not None else None
     seat = Seat(facts if isinstance(facts, Mapping) else {}, last_seen=last_seen, now=now)
-    results = []
-    for check in CATALOG:
-        severity = policy.severity_of(check)
-        if check.id in policy.disabled_checks:
-            verdict = Verdict(State.NA, "disabled by policy")
-        elif check.not_applicable is not None and check.not_applicable(policy):
-            verdict = Verdict(State.NA, check.not_applicable(policy) or "")
-        elif facts is None:
-            verdict = Verdict(State.UNKNOWN, NO_REPORT, {"no_report": True})
-        elif not isinstance(facts, Mapping) and check.reads:
-            verdict = Verdict(State.UNKNOWN, "The seat's report is not readable")
-        else:
-            verdict = _judge(check, seat, policy)
-        results.append(CheckResult(check.id, verdict.state, verdict.reason, severity, dict(verdict.evidence)))
-    return results
+    return [_result_of(check, facts, seat, policy) for check in CATALOG]
+
+
+# The one check whose verdict depends on when the seat last reported (the others read only
+# facts, policy and `now`).
+TIMED_CHECK = "agent.fresh"
+
+
+def with_report_time(
+    results: list[CheckResult],
+    facts: Mapping[str, Any] | None,
+    policy: Policy,
+    *,
+    last_seen: dt.datetime | None,
+    now: dt.datetime,
+) -> list[CheckResult]:
+    """``results`` of ``evaluate(facts, policy, now=now)`` for another seat with the same
+    facts and policy, re-judged for that seat's report time: only TIMED_CHECK reads it, so
+    seats sharing facts (a floor imaged alike) share the rest of the work. Equal to
+    ``evaluate(facts, policy, last_seen=last_seen, now=now)``."""
+    now = as_utc(now)
+    last_seen = as_utc(last_seen) if last_seen is not None else None
+    seat = Seat(facts if isinstance(facts, Mapping) else {}, last_seen=last_seen, now=now)
+    timed = _BY_ID[TIMED_CHECK]
+    return [
+        _result_of(timed, facts, seat, policy) if result.check_id == TIMED_CHECK else result
+        for result in results
+    ]
+
+
+def _result_of(check: Check, facts: Mapping[str, Any] | None, seat: Seat, policy: Policy) -> CheckResult:
+    severity = policy.severity_of(check)
+    if check.id in policy.disabled_checks:
+        verdict = Verdict(State.NA, "disabled by policy")
+    elif check.not_applicable is not None and check.not_applicable(policy):
+        verdict = Verdict(State.NA, check.not_applicable(policy) or "")
+    elif facts is None:
+        verdict = Verdict(State.UNKNOWN, NO_REPORT, {"no_report": True})
+    elif not isinstance(facts, Mapping) and check.reads:
+        verdict = Verdict(State.UNKNOWN, "The seat's report is not readable")
+    else:
+        verdict = _judge(check, seat, policy)
+    return CheckResult(check.id, verdict.state, verdict.reason, severity, dict(verdict.evidence))
 
 
 def readiness_of(results: Iterable[CheckResult]) -> Readiness:

@@ -86,9 +86,22 @@ class Command(BaseCommand):
                 "30",
             ],
         )
+        # One worker per kind of work, so re-judging every seat after a policy change never
+        # sits in front of the flag of the seat that just failed (settings.READYFLOOR_QUEUES).
+        queues = settings.READYFLOOR_QUEUES
+        celery_worker = [python, "-m", "celery", "-A", "server", "worker", "--loglevel=INFO"]
         start(
-            "worker", [python, "-m", "celery", "-A", "server", "worker", "--loglevel=INFO", "--concurrency=2"]
+            "worker",
+            [
+                *celery_worker,
+                "--concurrency=2",
+                "-n",
+                "evaluate@%h",
+                "-Q",
+                f"{queues['evaluate']},{queues['alerts']}",
+            ],
         )
+        start("worker-bulk", [*celery_worker, "--concurrency=1", "-n", "bulk@%h", "-Q", queues["bulk"]])
         start(
             "beat",
             [
