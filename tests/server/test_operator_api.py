@@ -267,3 +267,14 @@ def test_a_supervisors_token_is_scoped_like_their_session(client, judged_seats, 
 
     assert get(client, SEATS, plain).json()["count"] == 4
     assert get(client, f"{SEATS}/{other.pk}", plain).status_code == 404
+
+
+def test_a_nul_character_in_a_filter_is_refused_naming_the_field(client, judged_seats, token):
+    response = get(client, SEATS, token, floor="Floor\x001")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid",
+        "field": "floor",
+        "detail": "must not contain a NUL character",
+    }
