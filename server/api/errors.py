@@ -49,7 +49,9 @@ def install(api: NinjaAPI) -> None:
 
     def invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         first = exc.errors[0] if exc.errors else {}
-        error = ApiError(400, str(first.get("msg", "invalid request")), field_of(first))
+        # pydantic prefixes a validator's own message with "Value error, "; the field says enough.
+        detail = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+        error = ApiError(400, detail, field_of(first))
         return api_error(request, error)
 
     def http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:

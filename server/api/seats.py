@@ -16,6 +16,7 @@ from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, StreamingHttpResponse
 from ninja import Field, Query, Router, Schema
+from pydantic import field_validator
 from readyfloor_agent.checks import fix_for
 
 from dashboards.figures import STATUSES
@@ -43,6 +44,14 @@ class SeatFilters(Schema):
     page: int = Field(1, ge=1)
     page_size: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     format: Literal["json", "csv"] = Field("json", description="csv exports the whole filtered list.")
+
+    @field_validator("site", "floor", "team", "status", "check")
+    @classmethod
+    def _no_nul(cls, value: str | None) -> str | None:
+        # PostgreSQL cannot store or compare a NUL character: refuse it here, naming the field.
+        if value is not None and "\x00" in value:
+            raise ValueError("must not contain a NUL character")
+        return value
 
 
 class DeviceOut(Schema):
@@ -199,8 +208,12 @@ def filtered_seats(user: Any, filters: SeatFilters) -> QuerySet[Seat]:
     return seats
 
 
+MAX_ID = 2**63 - 1  # PostgreSQL bigint: a longer number is a name that matches nothing, not an error
+
+
 def _id_or_name(value: str) -> Q:
-    return Q(pk=int(value)) | Q(name=value) if value.isdigit() else Q(name=value)
+    is_id = value.isascii() and value.isdigit() and int(value) <= MAX_ID
+    return Q(pk=int(value)) | Q(name=value) if is_id else Q(name=value)
 
 
 def _by_id_or_name(queryset: QuerySet, value: str, field: str) -> Any:

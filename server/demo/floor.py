@@ -1,5 +1,7 @@
-"""The demo floor: one site, one floor of 48 seats in 6 rows of 8, a policy for a Salesforce
-softphone, three shifts round the clock, and an enroll secret the simulated agents use."""
+"""The demo: one site with a floor of 48 seats in 6 rows of 8 and a small second floor of 8, a
+policy for a Salesforce softphone, three shifts round the clock on Floor 1, an enroll secret the
+simulated agents use, and one login per role (an IT admin, a supervisor of Floor 1 who sees
+nothing of Floor 2, an auditor)."""
 
 from __future__ import annotations
 
@@ -14,22 +16,43 @@ from django.db import transaction
 
 from server.compliance.models import Policy
 from server.fleet.models import EnrollSecret, Floor, Seat, Site
+from server.roles.groups import assign_role
+from server.roles.models import Role
 from server.shifts.models import Shift
 
 DEMO_SITE = "Demo contact centre"
 DEMO_FLOOR = "Floor 1"
 ROWS, PER_ROW = 6, 8
 TEAMS = ["Sales", "Sales", "Support", "Support", "Billing", "Retention"]
+# A second, smaller floor, so a supervisor's scope is visible: they see Floor 1 only.
+SECOND_FLOOR, SECOND_FLOOR_SEATS, SECOND_FLOOR_TEAM = "Floor 2", 8, "Collections"
 CTI_ORIGIN = "https://acme.my.salesforce.com"
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    role: Role
+    sees: str
 
 
 @dataclass(frozen=True)
 class Demo:
     site: Site
     floor: Floor
+    second_floor: Floor
     enroll_secret: str
-    username: str
-    password: str
+    logins: list[DemoLogin]
+
+    # The IT admin's login, as the demo always printed first.
+    @property
+    def username(self) -> str:
+        return self.logins[0].username
+
+    @property
+    def password(self) -> str:
+        return self.logins[0].password
 
 
 def seat_label(row: int, column: int) -> str:
@@ -50,6 +73,13 @@ def load_demo(data_dir: Path | None = None) -> Demo:
                 label=seat_label(row, column),
                 defaults={"row": row, "column": column, "team": TEAMS[row]},
             )
+    second_floor, _ = Floor.objects.get_or_create(site=site, name=SECOND_FLOOR)
+    for column in range(SECOND_FLOOR_SEATS):
+        Seat.objects.get_or_create(
+            floor=second_floor,
+            label=seat_label(0, column),
+            defaults={"row": 0, "column": column, "team": SECOND_FLOOR_TEAM},
+        )
     Policy.objects.get_or_create(
         site=site,
         defaults={
@@ -77,26 +107,38 @@ def load_demo(data_dir: Path | None = None) -> Demo:
             },
         )
     _, secret = EnrollSecret.issue(site, "demo simulator")
-    username, password = demo_login(data_dir or settings.DATA_DIR)
-    return Demo(site=site, floor=floor, enroll_secret=secret, username=username, password=password)
+    logins = demo_logins(data_dir or settings.DATA_DIR, floor)
+    return Demo(site=site, floor=floor, second_floor=second_floor, enroll_secret=secret, logins=logins)
 
 
-def demo_login(data_dir: Path) -> tuple[str, str]:
-    """An admin login for the local demo, kept in the data folder so it survives restarts."""
+DEMO_ACCOUNTS = [("admin", Role.IT_ADMIN), ("supervisor", Role.SUPERVISOR), ("auditor", Role.AUDITOR)]
+
+
+def demo_logins(data_dir: Path, supervised: Floor) -> list[DemoLogin]:
+    """One login per role for the local demo, kept in the data folder (one `username:password`
+    per line) so they survive restarts."""
     path = data_dir / "demo-login.txt"
+    kept: dict[str, str] = {}
     if path.exists():
-        username, password = path.read_text().split(":", 1)
-        password = password.strip()
-    else:
-        username, password = "admin", secrets.token_urlsafe(9)
-    user, created = User.objects.get_or_create(
-        username=username, defaults={"is_staff": True, "is_superuser": True}
-    )
-    if created or not user.check_password(password):
-        user.is_staff = user.is_superuser = True
-        user.set_password(password)
-        user.save()
+        for line in path.read_text().splitlines():
+            username, _, password = line.partition(":")
+            if username and password.strip():
+                kept[username] = password.strip()
+    logins = []
+    for username, role in DEMO_ACCOUNTS:
+        password = kept.get(username) or secrets.token_urlsafe(9)
+        user, created = User.objects.get_or_create(username=username)
+        if created or not user.check_password(password):
+            user.set_password(password)
+            user.save()
+        assign_role(user, role, floors=[supervised] if role == Role.SUPERVISOR else ())
+        sees = {
+            Role.IT_ADMIN: "IT admin: sees everything, edits policy, opens the admin",
+            Role.SUPERVISOR: f"supervisor: sees {supervised.name} only",
+            Role.AUDITOR: "auditor: reads every floor, changes nothing",
+        }[role]
+        logins.append(DemoLogin(username, password, role, sees))
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"{username}:{password}\n")
+    path.write_text("".join(f"{login.username}:{login.password}\n" for login in logins))
     path.chmod(0o600)
-    return username, password
+    return logins

@@ -37,12 +37,12 @@ def page(chromium) -> Iterator:
     assert errors == [], "the page logged JavaScript errors"
 
 
-def sign_in(page, live_server, screenshot: str | None = None) -> None:
+def sign_in(page, live_server, screenshot: str | None = None, username: str = "ines") -> None:
     page.goto(live_server.url + "/")
     assert "/login/" in page.url
     if screenshot:
         page.screenshot(path=screenshot)
-    page.get_by_label("Username").fill("ines")
+    page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill("correct horse battery")
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_selector("#floor-map .main-svg")
@@ -136,3 +136,27 @@ def test_the_page_says_when_it_cannot_refresh_instead_of_showing_a_frozen_floor(
 
     problem.wait_for(state="hidden")
     page.js_errors[:] = [error for error in page.js_errors if "net::ERR_FAILED" not in error]
+
+
+def test_a_supervisor_signs_in_and_sees_their_floor_and_nothing_of_another(
+    page, live_server, supervisor, floorplan, site
+):
+    from server.fleet.models import Floor
+    from tests.dashboards.conftest import add_seat
+
+    other = add_seat(
+        Floor.objects.create(site=site, name="Floor 9"), "Z-01", 0, 0, "not_ready", hostname="z01"
+    )
+    sign_in(page, live_server, username="sam")
+
+    assert page.locator(SEAT_MARKERS).count() == 8
+    assert page.locator("#floor-select option").all_inner_texts() == ["Floor 1"]
+    assert page.get_by_role("link", name="Download CSV").is_visible()
+    assert page.get_by_role("link", name="Admin").count() == 0
+    page.screenshot(path="/tmp/readyfloor-supervisor.png", full_page=True)
+
+    response = page.goto(f"{live_server.url}/seats/{other.pk}/")
+    assert response.status == 404
+    assert "Z-01" not in page.content()
+    # The browser logs the 404 this test asked for; nothing else may be there.
+    page.js_errors[:] = [error for error in page.js_errors if "status of 404" not in error]

@@ -356,3 +356,31 @@ def test_the_seat_page_costs_the_same_few_queries_however_long_its_history(
 
     assert response.status_code == 200
     assert text_of(response).count("flap ") == 20  # only the most recent changes
+
+
+def test_the_team_filter_narrows_the_floor_page(staff_client, floorplan):
+    page = staff_client.get(FLOOR_URL, {"team": "Support", "status": "all"})
+    table = table_of(page)
+
+    assert "B-01" in table  # the one Support seat
+    assert "A-01" not in table and "B-02" not in table
+    assert "Team Support" in text_of(page)
+    assert staff_client.get(FLOOR_URL, {"team": "Nobody"}).status_code == 404
+
+
+def test_the_floor_page_takes_the_floors_name_as_well_as_its_id(staff_client, floorplan):
+    assert "B-01" in table_of(staff_client.get(FLOOR_URL, {"floor": "Floor 1"}))
+
+
+def test_a_supervisor_sees_their_floor_only_and_the_csv_link_for_it(client, supervisor, floorplan, site):
+    from server.fleet.models import Floor
+
+    other = Floor.objects.create(site=site, name="Floor 9")
+    add_seat(other, "Z-01", 0, 0, "not_ready", failing=[MIC_BLOCKED], hostname="secret-z01")
+    client.force_login(supervisor)
+
+    page = client.get(FLOOR_URL).content.decode()
+
+    assert "B-01" in page and "Floor 9" not in page and "secret-z01" not in page
+    assert "Download CSV" in page
+    assert client.get(FLOOR_URL, {"floor": other.pk}).status_code == 404

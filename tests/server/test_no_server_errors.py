@@ -18,6 +18,7 @@ from tests.server.test_agent_api import CHECKIN, ENROLL, post
 
 pytestmark = pytest.mark.django_db
 
+
 def replaced(document: Any, path: tuple, junk: Any) -> Any:
     if not path:
         return junk
@@ -78,3 +79,24 @@ def node_key(client, enroll_secret, seats, policy) -> str:
     return post(client, ENROLL, enroll_body(enroll_secret, "fuzz-host", seat=("Floor 1", "A-01"))).json()[
         "node_key"
     ]
+
+
+OPERATOR_PARAMS = ["site", "floor", "team", "status", "check", "page", "page_size", "format"]
+
+
+@fuzz
+@given(
+    params=st.dictionaries(
+        st.sampled_from(OPERATOR_PARAMS),
+        st.one_of(st.text(max_size=30), st.integers().map(str), st.sampled_from(["1", "0", "-1", "csv", ""])),
+        max_size=4,
+    )
+)
+def test_any_operator_query_never_causes_a_server_error(client, seats, admin_user, params):
+    client.force_login(admin_user)
+
+    response = client.get("/api/v1/seats", params)
+
+    assert response.status_code < 500, (params, response.content)
+    if response.status_code >= 400:
+        assert {"error", "detail"} <= set(response.json())

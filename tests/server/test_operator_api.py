@@ -182,3 +182,99 @@ def test_the_openapi_schema_is_generated_from_the_operator_endpoints(client):
     # The agent part keeps the report schema as its request bodies.
     body = schema["paths"]["/api/agent/v1/checkin"]["post"]["requestBody"]["content"]["application/json"]
     assert body["schema"] == {"$ref": "#/components/schemas/checkin"}
+
+
+def test_the_floor_filter_takes_the_floors_id_or_its_name(client, judged_seats, token, floor):
+    by_id = get(client, SEATS, token, floor=str(floor.pk)).json()
+    by_name = get(client, SEATS, token, floor="Floor 1").json()
+
+    assert by_id["count"] == by_name["count"] == 4
+
+
+def test_a_floor_name_shared_by_two_sites_asks_for_the_id(client, judged_seats, token):
+    from server.fleet.models import Floor, Site
+
+    Floor.objects.create(site=Site.objects.create(name="Paris office"), name="Floor 1")
+
+    response = get(client, SEATS, token, floor="Floor 1")
+    narrowed = get(client, SEATS, token, site="Lyon contact centre", floor="Floor 1")
+
+    assert response.status_code == 400 and response.json()["field"] == "floor"
+    assert "id" in response.json()["detail"]
+    assert narrowed.json()["count"] == 4
+
+
+def test_an_unknown_site_is_refused_naming_it(client, judged_seats, token):
+    response = get(client, SEATS, token, site="Atlantis")
+
+    assert response.status_code == 400
+    assert response.json()["field"] == "site" and "Atlantis" in response.json()["detail"]
+
+
+def test_the_team_filter_narrows_the_list_and_an_unknown_team_is_refused(client, judged_seats, token):
+    Seat.objects.filter(label__in=["A-02", "A-03"]).update(team="Support")
+
+    support = get(client, SEATS, token, team="Support").json()
+    unknown = get(client, SEATS, token, team="Nobody")
+
+    assert [s["label"] for s in support["results"]] == ["A-02", "A-03"]
+    assert unknown.status_code == 400 and unknown.json()["field"] == "team"
+
+
+def test_the_csv_lists_the_worst_seats_first_with_their_os_and_first_fix(client, judged_seats, token, site):
+    from readyfloor_agent.checks import fix_for
+
+    from server.fleet.models import Device
+
+    Device.objects.create(
+        site=site, host_identifier="h2", hostname="lyon-a02", os="macos", seat=judged_seats[1]
+    )
+    response = get(client, SEATS, token, format="csv")
+
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [row["seat"] for row in rows] == [
+        "A-02",
+        "A-04",
+        "A-03",
+        "A-01",
+    ]  # not ready, offline, at risk, ready
+    assert rows[0]["os"] == "macos"
+    assert rows[0]["top_fix"] == fix_for("chrome.mic.site", "macos").steps[0]
+    assert rows[1]["os"] == rows[1]["top_fix"] == ""
+
+
+def test_a_supervisor_lists_only_their_floor_and_is_refused_another(client, judged_seats, supervisor, site):
+    from server.fleet.models import Floor
+
+    other = Floor.objects.create(site=site, name="Floor 2")
+    Seat.objects.create(floor=other, label="Z-01", row=0, column=0)
+    client.force_login(supervisor)
+
+    listed = get(client, SEATS).json()
+    refused = get(client, SEATS, floor=str(other.pk))
+
+    assert listed["count"] == 4 and "Z-01" not in {s["label"] for s in listed["results"]}
+    assert refused.status_code == 403 and refused.json()["field"] == "floor"
+
+
+def test_a_supervisors_token_is_scoped_like_their_session(client, judged_seats, supervisor, site):
+    from server.fleet.models import Floor
+
+    other = Seat.objects.create(
+        floor=Floor.objects.create(site=site, name="Floor 2"), label="Z-01", row=0, column=0
+    )
+    plain = ApiToken.issue(supervisor, "sam's script")[1]
+
+    assert get(client, SEATS, plain).json()["count"] == 4
+    assert get(client, f"{SEATS}/{other.pk}", plain).status_code == 404
+
+
+def test_a_nul_character_in_a_filter_is_refused_naming_the_field(client, judged_seats, token):
+    response = get(client, SEATS, token, floor="Floor\x001")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "invalid",
+        "field": "floor",
+        "detail": "must not contain a NUL character",
+    }

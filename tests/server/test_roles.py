@@ -179,3 +179,43 @@ def test_another_persons_typos_do_not_lock_out_a_colleague(client, supervisor, a
         client.post(reverse("login"), {"username": "sam", "password": "nope"})
 
     assert client.post(reverse("login"), {"username": "ines", "password": PASSWORD}).status_code == 302
+
+
+def test_an_it_admin_gives_a_supervisor_their_floor_on_the_user_page(client, admin_user, floor, seats):
+    lead = User.objects.create_user("lena", password=PASSWORD)
+    assign_role(lead, Role.SUPERVISOR)
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:auth_user_change", args=[lead.pk]))
+    assert page.status_code == 200 and "Floors and teams supervised" in page.content.decode()
+
+    form = page.context["adminform"].form
+    data = {key: value for key, value in form.initial.items() if value is not None and key != "password"}
+    data.update(
+        {
+            "groups": [group.pk for group in lead.groups.all()],
+            "last_login_0": "",
+            "last_login_1": "",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "08:00:00",
+            "supervisions-TOTAL_FORMS": "1",
+            "supervisions-INITIAL_FORMS": "0",
+            "supervisions-0-floor": str(floor.pk),
+            "supervisions-0-team": "",
+        }
+    )
+    data.pop("user_permissions", None)
+    data.pop("last_login", None)
+    data.pop("date_joined", None)
+    response = client.post(reverse("admin:auth_user_change", args=[lead.pk]), data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    assert labels(scope.seats_visible_to(User.objects.get(pk=lead.pk))) == {"A-01", "A-02", "A-03", "A-04"}
+
+
+def test_the_supervision_admin_pages_open_for_an_it_admin(client, admin_user, supervisor):
+    client.force_login(admin_user)
+
+    assert client.get(reverse("admin:roles_supervision_changelist")).status_code == 200
+    supervision = Supervision.objects.get(user=supervisor)
+    assert client.get(reverse("admin:roles_supervision_change", args=[supervision.pk])).status_code == 200
+    assert "Supervisors" in client.get(reverse("admin:auth_user_changelist")).content.decode()

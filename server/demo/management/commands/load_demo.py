@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from server.demo.floor import PER_ROW, ROWS, load_demo
+from server.demo.floor import PER_ROW, ROWS, SECOND_FLOOR_SEATS, load_demo
 
 
 class Command(BaseCommand):
     help = (
-        "Create the demo site and floor (48 seats), its policy and an admin login; with --server, also drive "
+        "Create the demo site with its two floors (48 and 8 seats), its policy and a login per role "
+        "(IT admin, supervisor of Floor 1, auditor); with --server, also drive "
         "simulated agents through the real HTTP API once so the floor shows a realistic mix of failures.\n\n"
         "Example: manage.py load_demo --server http://127.0.0.1:8000"
     )
@@ -23,7 +24,9 @@ class Command(BaseCommand):
     def handle(self, *args, server: str | None, seed: int, **options) -> None:
         demo = load_demo()
         self.stdout.write(f"Demo floor: {demo.site.name} / {demo.floor.name}, {ROWS * PER_ROW} seats")
-        self.stdout.write(f"Login: {demo.username} / {demo.password}")
+        self.stdout.write(f"Second floor: {demo.second_floor.name}, {SECOND_FLOOR_SEATS} seats")
+        for login in demo.logins:
+            self.stdout.write(f"Login: {login.username} / {login.password}   ({login.sees})")
         self.stdout.write(f"Enroll secret for simulated agents: {demo.enroll_secret}")
         if server:
             from readyfloor_agent import simulate
@@ -38,3 +41,13 @@ class Command(BaseCommand):
                 seed=seed,
             )
             self.stdout.write(f"Simulated agents: {summary}")
+            summary = simulate.run_simulation(
+                server=server,
+                secret=demo.enroll_secret,
+                seats=SECOND_FLOOR_SEATS,
+                floor=demo.second_floor.name,
+                mix=simulate.DEMO_MIX,
+                once=True,
+                seed=seed,
+            )
+            self.stdout.write(f"Simulated agents on {demo.second_floor.name}: {summary}")

@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from server import embedded
-from server.demo.floor import PER_ROW, ROWS, load_demo
+from server.demo.floor import PER_ROW, ROWS, SECOND_FLOOR_SEATS, load_demo
 
 
 class Command(BaseCommand):
@@ -140,11 +140,32 @@ class Command(BaseCommand):
                         *(["--fix-after", str(fix_after)] if fix_after else []),
                     ],
                 )
-                login = f"{floor.username} / {floor.password}"
+                start(
+                    "agents-floor2",
+                    [
+                        python,
+                        "-m",
+                        "readyfloor_agent",
+                        "simulate",
+                        "--server",
+                        f"http://127.0.0.1:{port}",
+                        "--secret",
+                        floor.enroll_secret,
+                        "--seats",
+                        str(SECOND_FLOOR_SEATS),
+                        "--floor",
+                        floor.second_floor.name,
+                        "--interval",
+                        "15",
+                    ],
+                )
+                logins = [f"{login.username} / {login.password}   ({login.sees})" for login in floor.logins]
             else:
-                login = "an account made with: python manage.py createsuperuser"
+                logins = ["an account made with: python manage.py createsuperuser"]
             self.stdout.write(self.style.SUCCESS(f"\nReadyFloor is running at {url}/"))
-            self.stdout.write(f"Log in with {login}")
+            self.stdout.write(f"Log in with {logins[0]}")
+            for login in logins[1:]:
+                self.stdout.write(f"         or {login}")
             self.stdout.write(f"Admin: {url}/admin/   API schema: {url}/api/schema.json   Logs: {log_dir}")
             if settings.EMBEDDED_POSTGRES or settings.EMBEDDED_REDIS:
                 self.stdout.write(f"Embedded PostgreSQL/Redis data: {settings.DATA_DIR}")

@@ -1,0 +1,231 @@
+"""A supervisor of floor A gets nothing of floor B, on every URL the project routes.
+
+The table below names every route with how to reach floor B through it and what a supervisor of
+floor A must get: a 403 or 404 ("refused"), a 200 that holds nothing of floor B ("filtered"), or
+nothing to scope at all ("public": login, health, the agent API, static assets). The first test
+walks Django's resolver, so a URL added without a line here fails the suite until someone decides
+its scope rule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import plotly
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
+
+from server.fleet.models import Device, Floor, Seat, Site
+
+pytestmark = pytest.mark.django_db
+
+# What would give floor B away: its name, its seat, its workstation, its failing reason.
+B_MARKERS = ("Mezzanine", "MZ-07", "paris-mz07", "PARIS-ONLY")
+
+
+@dataclass
+class World:
+    floor_b: Floor
+    site_b: Site
+    seat_b: Seat
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: Literal["scoped", "public", "admin"]
+    why: str
+    # URLs that reach floor B and must be refused (403/404, nothing of B in the body).
+    refused: Callable[[World], list[str]] = lambda world: []
+    # URLs that answer 200 with the supervisor's own part and must hold nothing of floor B.
+    filtered: Callable[[World], list[str]] = lambda world: []
+    # Routes that only exist in some runs (e.g. bench-only endpoints).
+    optional: bool = False
+
+
+ADMIN = Rule("admin", "the admin is the IT admins' alone: anyone else is sent to its login page")
+ROUTES: dict[str, Rule] = {
+    # Public: nothing in them belongs to a floor.
+    "login": Rule("public", "the sign-in form"),
+    "logout": Rule("public", "signing out (POST)"),
+    "admin:login": Rule("public", "the admin's sign-in form; says a supervisor may not go further"),
+    "admin:logout": Rule("public", "signing out of the admin (POST)"),
+    "healthz": Rule("public", "says whether PostgreSQL and Redis answer"),
+    "agent_api:enroll": Rule("public", "agent API: authenticated by enroll secret, not by a person"),
+    "agent_api:checkin": Rule("public", "agent API: authenticated by node key"),
+    "agent_api:config": Rule("public", "agent API: authenticated by node key"),
+    "api:openapi": Rule("public", "the API's description, no data"),
+    "api:api-root": Rule("public", "ninja's root: always 404 (no docs page)"),
+    "dashboards:plotly_js": Rule("public", "static asset: plotly.js from the installed package"),
+    "bench/hello": Rule("public", "benchmark-only, when READYFLOOR_BENCH_HELLO=1", optional=True),
+    "bench/hello-db": Rule("public", "benchmark-only, when READYFLOOR_BENCH_HELLO=1", optional=True),
+    # Scoped: pages, the operator API, its CSV export.
+    "dashboards:floor": Rule(
+        "scoped",
+        "the floor page: floors outside the scope are not found; the picker lists only the scope",
+        refused=lambda w: [
+            f"/?floor={w.floor_b.pk}",
+            "/?floor=Mezzanine",
+            f"/?floor={w.floor_b.pk}&status=all",
+        ],
+        filtered=lambda w: ["/", "/?status=all"],
+    ),
+    "dashboards:seat": Rule(
+        "scoped", "a seat page: not found outside the scope", refused=lambda w: [f"/seats/{w.seat_b.pk}/"]
+    ),
+    "api:seats": Rule(
+        "scoped",
+        "operator API list and CSV export: starts from the scope; naming floor B or its site is forbidden",
+        refused=lambda w: [
+            f"/api/v1/seats?floor={w.floor_b.pk}",
+            f"/api/v1/seats?floor={w.floor_b.pk}&format=csv",
+            f"/api/v1/seats?site={w.site_b.pk}",
+            f"/api/v1/seats?site={w.site_b.pk}&format=csv",
+        ],
+        filtered=lambda w: [
+            "/api/v1/seats",
+            "/api/v1/seats?format=csv",
+            "/api/v1/seats?team=Paris+support",
+            "/api/v1/seats?team=Paris+support&format=csv",
+            "/api/v1/seats?status=not_ready&format=csv",
+        ],
+    ),
+    "api:seat": Rule(
+        "scoped",
+        "operator API detail: not found outside the scope",
+        refused=lambda w: [f"/api/v1/seats/{w.seat_b.pk}"],
+    ),
+}
+
+
+def walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
+    """(key, route) for every URL pattern: the key is the namespaced name, or the route if unnamed."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = namespace + (f"{pattern.namespace}:" if pattern.namespace else "")
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), inner)
+        elif isinstance(pattern, URLPattern):
+            route = prefix + str(pattern.pattern)
+            yield (namespace + pattern.name if pattern.name else route), route
+
+
+def rule_for(key: str, route: str) -> Rule | None:
+    if key in ROUTES:
+        return ROUTES[key]
+    if route.startswith("admin/"):
+        return ADMIN
+    return None
+
+
+ROUTED = sorted(set(walk(get_resolver().url_patterns)))
+
+
+def test_every_routed_url_has_a_scope_rule():
+    missing = [f"{key} ({route})" for key, route in ROUTED if rule_for(key, route) is None]
+    stale = [key for key, rule in ROUTES.items() if not rule.optional and key not in {k for k, _ in ROUTED}]
+
+    assert not missing, f"routes without a scope rule in {__name__}.ROUTES: {missing}"
+    assert not stale, f"rules for routes that no longer exist: {stale}"
+
+
+def fill(route: str, world: World) -> str:
+    """A concrete URL for an admin route, aimed at floor B's seat where it takes an object."""
+    values = {
+        "object_id": str(world.seat_b.pk),
+        "id": str(world.seat_b.pk),
+        "content_type_id": str(ContentType.objects.get_for_model(Seat).pk),
+        "app_label": "fleet",
+        "url": "fleet/seat/",
+    }
+    route = route.replace("^", "").replace("$", "")
+    route = re.sub(r"\(\?P<(\w+)>[^)]*\)", lambda m: values[m.group(1)], route)
+    route = re.sub(r"<(?:\w+:)?(\w+)>", lambda m: values[m.group(1)], route)
+    return "/" + route
+
+
+@pytest.fixture
+def world(floor, seats) -> World:
+    """Floor A (the `floor` fixture, with its four seats) and floor B on another site, with a
+    seat that cannot take calls and a workstation whose name would give it away."""
+    site_b = Site.objects.create(name="Paris office", timezone="Europe/Paris")
+    floor_b = Floor.objects.create(site=site_b, name="Mezzanine")
+    seat_b = Seat.objects.create(
+        floor=floor_b,
+        label="MZ-07",
+        row=0,
+        column=6,
+        team="Paris support",
+        readiness="not_ready",
+        readiness_since=timezone.now() - dt.timedelta(minutes=5),
+        evaluated_at=timezone.now(),
+        failing=[
+            {"check_id": "chrome.mic.site", "state": "fail", "severity": "critical", "reason": "PARIS-ONLY"}
+        ],
+    )
+    Device.objects.create(
+        site=site_b, host_identifier="uuid-mz07", hostname="paris-mz07", os="windows", seat=seat_b
+    )
+    return World(floor_b=floor_b, site_b=site_b, seat_b=seat_b)
+
+
+def body_of(response: Any) -> str:
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+def leaks(response: Any, url: str) -> list[str]:
+    body = body_of(response)
+    return [marker for marker in B_MARKERS if marker in body and marker not in url]
+
+
+@pytest.mark.parametrize(("key", "route"), ROUTED, ids=[key for key, _ in ROUTED])
+def test_a_supervisor_of_floor_a_gets_nothing_of_floor_b(client, supervisor, world, key, route):
+    rule = rule_for(key, route)
+    assert rule is not None, f"{key} has no scope rule"
+    client.force_login(supervisor)
+
+    if rule.kind == "admin":
+        response = client.get(fill(route, world))
+        assert response.status_code == 302, (route, response.status_code)
+        assert response["Location"].startswith("/admin/login/")
+        return
+    if rule.kind == "public":
+        if key == "dashboards:plotly_js":
+            response = client.get(f"/assets/plotly-{plotly.__version__}.min.js")
+            assert response.status_code == 200
+        return  # public routes hold nothing of any floor; the login and agent tests cover them
+
+    assert rule.refused(world) or rule.filtered(world), f"{key}: a scoped rule must try floor B"
+    for url in rule.refused(world):
+        response = client.get(url)
+        assert response.status_code in (403, 404), (url, response.status_code)
+        assert not leaks(response, url), (url, leaks(response, url))
+    for url in rule.filtered(world):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code, body_of(response)[:300])
+        assert not leaks(response, url), (url, leaks(response, url))
+
+
+@pytest.mark.parametrize("key", [key for key, rule in ROUTES.items() if rule.kind == "scoped"])
+def test_the_same_urls_do_reach_floor_b_for_an_it_admin(client, admin_user, world, key):
+    """Proof that the table aims at floor B: what the supervisor is refused, an IT admin gets."""
+    rule = ROUTES[key]
+    client.force_login(admin_user)
+    for url in rule.refused(world):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        assert any(marker in body_of(response) for marker in B_MARKERS), url
+
+
+def test_an_auditor_reads_floor_b_but_may_not_open_the_admin(client, auditor, world):
+    client.force_login(auditor)
+
+    assert "MZ-07" in client.get(f"/seats/{world.seat_b.pk}/").content.decode()
+    assert client.get(f"/api/v1/seats/{world.seat_b.pk}").json()["label"] == "MZ-07"
+    assert client.get("/admin/").status_code == 302
