@@ -28,7 +28,7 @@ def acknowledged(actor, **scope):
 def test_the_seat_page_shows_the_acknowledgement_beside_the_failing_check(
     staff_client, floorplan, admin_user
 ):
-    made = acknowledged(admin_user, seat=floorplan.not_ready)
+    acknowledged(admin_user, seat=floorplan.not_ready)
 
     page = text_of(staff_client.get(reverse("dashboards:seat", args=[floorplan.not_ready.pk])))
 
