@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from kombu import Exchange, Queue
+
 from server import embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -191,8 +193,14 @@ READYFLOOR_REQUEUE_AFTER_S = envint("READYFLOOR_REQUEUE_AFTER_S", 60)
 READYFLOOR_CHECKIN_RETENTION_DAYS = envint("READYFLOOR_CHECKIN_RETENTION_DAYS", 14)
 
 # --- Alerts ------------------------------------------------------------------------------
-# Celery queue of alert collection and delivery (a worker must consume it: `-Q readyfloor,alerts`).
+# Celery queue of alert collection and delivery, so a slow receiver never delays evaluation.
 READYFLOOR_ALERTS_QUEUE = os.getenv("READYFLOOR_ALERTS_QUEUE", "alerts")
+# Declared queues: a worker started without -Q consumes all of them (`make run`, deploy/);
+# `-Q alerts` runs a worker for alerts alone.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, READYFLOOR_ALERTS_QUEUE)
+]
 # How often beat reads new seat events, and how old an event must be before it is read
 # (see server/alerts/collecting.py for why it waits).
 READYFLOOR_ALERT_COLLECT_S = envint("READYFLOOR_ALERT_COLLECT_S", 10)
