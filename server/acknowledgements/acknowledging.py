@@ -188,6 +188,37 @@ def active_acknowledgements(
     return queryset
 
 
+def list_acknowledgements(
+    *,
+    status: str | None = None,
+    seat: Seat | None = None,
+    floor: Floor | None = None,
+    check_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> models.QuerySet[Acknowledgement]:
+    """Acknowledgements, newest first, by status at `at` ("active", "expired", "revoked") and
+    scope (a floor includes its seats' own). For the admin's lists and the operator API."""
+    at = at or timezone.now()
+    queryset = Acknowledgement.objects.select_related("seat__floor", "floor", "created_by", "revoked_by")
+    if status == "active":
+        queryset = queryset.active_at(at)
+    elif status == "revoked":
+        queryset = queryset.filter(revoked_at__lte=at)
+    elif status == "expired":
+        queryset = queryset.filter(expires_at__lte=at).filter(
+            models.Q(revoked_at__isnull=True) | models.Q(revoked_at__gt=models.F("expires_at"))
+        )
+    elif status is not None:
+        raise ValidationError({"status": "one of active, expired, revoked"})
+    if seat is not None:
+        queryset = queryset.filter(seat=seat)
+    if floor is not None:
+        queryset = queryset.filter(models.Q(floor=floor) | models.Q(seat__floor=floor))
+    if check_id is not None:
+        queryset = queryset.filter(check_id=check_id)
+    return queryset.order_by("-created_at", "-pk")
+
+
 def acknowledged_failures(floor_id: int, at: dt.datetime | None = None) -> AcknowledgedFailures:
     """Every acknowledgement in force on a floor at `at`, keyed for lookup, in one query."""
     by_seat: dict[int, dict[str, Acknowledgement]] = defaultdict(dict)

@@ -361,6 +361,20 @@ def requeue_lost_deliveries(now: dt.datetime) -> int:
     return len(ids)
 
 
+def purge_old_digests(now: dt.datetime | None = None) -> int:
+    """Delete closed digests (with their entries, deliveries and attempts) older than
+    READYFLOOR_ALERT_LOG_RETENTION_DAYS. Returns how many digests went."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.READYFLOOR_ALERT_LOG_RETENTION_DAYS)
+    old = Digest.objects.filter(closed_at__lt=cutoff).exclude(deliveries__status=DeliveryStatus.PENDING)
+    deleted = 0
+    # In slices, so one run never holds a long transaction over a big log.
+    while ids := list(old.values_list("pk", flat=True)[:1000]):
+        Digest.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+    return deleted
+
+
 def _enqueue(delivery_id: int) -> None:
     from server.alerts.tasks import deliver  # the tasks module imports this one
 

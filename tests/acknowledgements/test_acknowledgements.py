@@ -134,6 +134,26 @@ def test_active_ones_are_found_by_seat_floor_and_check(admin_user, seats, floor)
     assert list(acknowledging.active_acknowledgements(floor=floor, check_id="chrome.mic.site")) == [on_seat]
 
 
+def test_they_are_listed_by_status_and_scope(admin_user, outsider, seats, floor):
+    past = NOW - dt.timedelta(days=3)
+    expired = ack(admin_user, seat=seats[0], days=1, now=past)
+    revoked = ack(admin_user, seat=seats[1])
+    acknowledging.revoke(revoked, actor=outsider)
+    active = ack(admin_user, floor=floor)
+
+    def listed(**filters) -> list:
+        return list(acknowledging.list_acknowledgements(**filters))
+
+    assert listed(status="active") == [active]
+    assert listed(status="expired") == [expired]
+    assert listed(status="revoked") == [revoked]
+    assert set(listed(floor=floor)) == {expired, revoked, active}
+    assert listed(seat=seats[1]) == [revoked]
+    assert listed(status="active", at=past + dt.timedelta(hours=1)) == [expired]
+    with pytest.raises(ValidationError, match="status"):
+        listed(status="snoozed")
+
+
 def test_is_this_failing_check_acknowledged_is_one_query_for_a_whole_floor(
     admin_user, seats, floor, django_assert_num_queries
 ):

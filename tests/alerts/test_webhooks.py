@@ -349,6 +349,17 @@ def test_offline_seats_alert_and_an_at_risk_seat_does_not(alert_settings, rule, 
     assert [(c["label"], c["to_readiness"]) for c in down] == [("A-01", "offline")]
 
 
+def test_the_delivery_log_is_kept_for_its_retention_and_then_purged(alert_settings, rule, receiver):
+    alert_settings.READYFLOOR_ALERT_LOG_RETENTION_DAYS = 90
+    storm(rule.floor, minutes_ago(3), count=1)
+    collecting.collect()
+    deliver_all()
+
+    assert collecting.purge_old_digests(now=timezone.now() + dt.timedelta(days=89)) == 0
+    assert collecting.purge_old_digests(now=timezone.now() + dt.timedelta(days=91)) == 1
+    assert not Delivery.objects.exists()
+
+
 def test_a_lost_delivery_task_is_queued_again_by_the_collector(alert_settings, rule):
     storm(rule.floor, minutes_ago(3), count=1)
     collecting.collect()
