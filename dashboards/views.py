@@ -28,6 +28,7 @@ from readyfloor_agent.checks import CATALOG, Check, Fix, State, fix_for, get_che
 from readyfloor_agent.checks.model import OS_LABELS
 
 from dashboards import figures
+from server.acknowledgements.acknowledging import AcknowledgedFailures, annotate_acknowledgements
 from server.compliance import history
 from server.compliance.models import CheckResult, CheckState, SeatEvent
 from server.fleet.models import Device, Floor, Readiness, Seat
@@ -67,8 +68,9 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
     if not floors:
         return render(request, "dashboards/floor.html", {"floors": [], "floor": None})
     floor = _chosen_floor(request, floors)
+    now = timezone.now()
     on_floor = scope.seats_visible_to(request.user).filter(floor=floor).select_related("device")
-    on_floor_list = list(on_floor.order_by("row", "column", "label"))
+    on_floor_list = list(annotate_acknowledgements(on_floor, now).order_by("row", "column", "label"))
     # Teams from the same rows, so the team picker costs no query of its own.
     teams = sorted({seat.team for seat in on_floor_list if seat.team})
     team = request.GET.get("team", "")
@@ -76,7 +78,6 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
         raise Http404(f"No team {team!r} on this floor")
     seats = [seat for seat in on_floor_list if not team or seat.team == team]
     zone = _zone(floor.site.timezone)
-    now = timezone.now()
 
     counts = figures.count_by_status(seat.readiness for seat in seats)
     status = request.GET.get("status", NOT_READY_FILTER)
@@ -84,6 +85,8 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
         status = NOT_READY_FILTER
     listed = [seat for seat in seats if _listed(seat.readiness, status)]
     listed.sort(key=lambda seat: (STATUS_ORDER.get(seat.readiness, 99), seat.readiness_since, seat.label))
+    acknowledged = AcknowledgedFailures.from_seats(seats)
+    rows = [_table_row(seat, acknowledged) for seat in listed]
 
     map_rows = [_map_row(seat, zone) for seat in seats]
     context = {
@@ -102,7 +105,9 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
         if len(teams) > 1 or team
         else [],
         "team": team,
-        "rows": [_table_row(seat) for seat in listed],
+        "rows": rows,
+        # Seats down only for acknowledged failures: still listed, counted apart.
+        "acknowledged_total": sum(1 for row in rows if row["acknowledged"]),
         "floor_map_json": figures.floor_map(map_rows, now=timezone.localtime(now, zone)).to_json(),
         "summary_json": figures.readiness_summary(counts).to_json(),
         "map_label": _map_label(counts),
@@ -119,7 +124,7 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
 @role_required
 def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
     visible = scope.seats_visible_to(request.user).select_related("floor__site", "device")
-    seat = visible.filter(pk=seat_id).first()
+    seat = annotate_acknowledgements(visible).filter(pk=seat_id).first()
     if seat is None:
         # The same answer whether the seat does not exist or is outside the user's floors.
         raise Http404(f"No seat {seat_id}")
@@ -138,7 +143,8 @@ def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
     )
     events = list(SeatEvent.objects.filter(seat=seat).order_by("-at")[:RECENT_EVENTS])
     zone = _zone(seat.floor.site.timezone)
-    checks = [_check_row(result, device.os if device else "") for result in results]
+    acknowledged = AcknowledgedFailures.from_seats([seat])
+    checks = [_check_row(result, device.os if device else "", seat, acknowledged) for result in results]
     context = {
         "seat": seat,
         "style": figures.status_style(seat.readiness),
@@ -323,9 +329,11 @@ def _map_row(seat: Seat, zone: Any) -> dict[str, Any]:
     }
 
 
-def _table_row(seat: Seat) -> dict[str, Any]:
+def _table_row(seat: Seat, acknowledged: AcknowledgedFailures) -> dict[str, Any]:
     device = getattr(seat, "device", None)
     failing = _failing_with_titles(seat.failing)
+    for item in failing:
+        item["acknowledgement"] = acknowledged.for_check(seat.pk, str(item.get("check_id", "")))
     if failing:
         note = ""
     elif device is None:
@@ -341,10 +349,13 @@ def _table_row(seat: Seat) -> dict[str, Any]:
         "failing": failing,
         "note": note,
         "url": reverse("dashboards:seat", args=[seat.pk]),
+        "acknowledged": acknowledged.covers(seat.pk, seat.failing),
     }
 
 
-def _check_row(result: CheckResult, os_name: str) -> dict[str, Any]:
+def _check_row(
+    result: CheckResult, os_name: str, seat: Seat, acknowledged: AcknowledgedFailures
+) -> dict[str, Any]:
     needs_fix = result.state in NEEDS_FIX
     check = _catalog_check(result.check_id)
     return {
@@ -356,4 +367,6 @@ def _check_row(result: CheckResult, os_name: str) -> dict[str, Any]:
         **_mark(result.state, result.severity),
         "needs_fix": needs_fix,
         "fix": _fix(result.check_id, os_name) if needs_fix else None,
+        # Shown beside the failure, never instead of it: the verdict stays as judged.
+        "acknowledgement": acknowledged.for_check(seat.pk, result.check_id) if needs_fix else None,
     }

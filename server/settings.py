@@ -268,7 +268,8 @@ READYFLOOR_HISTORY_RETENTION_DAYS = max(400, envint("READYFLOOR_HISTORY_RETENTIO
 READYFLOOR_CHECKIN_RETENTION_DAYS = envint("READYFLOOR_CHECKIN_RETENTION_DAYS", 14)
 
 # --- Alerts ------------------------------------------------------------------------------
-# Celery queue of alert collection and delivery: the alerts queue of READYFLOOR_QUEUES.
+# Celery queue of alert collection and delivery (the alerts queue of READYFLOOR_QUEUES), so a
+# slow receiver never delays evaluation.
 READYFLOOR_ALERTS_QUEUE = READYFLOOR_QUEUES["alerts"]
 # How often beat reads new seat events, and how old an event must be before it is read
 # (see server/alerts/collecting.py for why it waits).
@@ -281,6 +282,8 @@ READYFLOOR_ALERT_HTTP_TIMEOUT_S = envint("READYFLOOR_ALERT_HTTP_TIMEOUT_S", 10)
 READYFLOOR_ALERT_MAX_ATTEMPTS = envint("READYFLOOR_ALERT_MAX_ATTEMPTS", 8)
 READYFLOOR_ALERT_RETRY_BASE_S = envint("READYFLOOR_ALERT_RETRY_BASE_S", 5)
 READYFLOOR_ALERT_RETRY_MAX_S = envint("READYFLOOR_ALERT_RETRY_MAX_S", 1800)
+# Digests, deliveries and their attempts older than this are purged (hourly).
+READYFLOOR_ALERT_LOG_RETENTION_DAYS = envint("READYFLOOR_ALERT_LOG_RETENTION_DAYS", 90)
 
 # Email (alert digests) through Django's SMTP backend.
 EMAIL_HOST = os.getenv("EMAIL_HOST", "localhost")

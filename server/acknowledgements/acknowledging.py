@@ -11,9 +11,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models.functions import JSONObject
 from django.utils import timezone
 from readyfloor_agent.checks import get_check
 
@@ -34,6 +37,17 @@ class AcknowledgedFailures:
 
     by_seat: dict[int, dict[str, Acknowledgement]]
     floor_wide: dict[str, Acknowledgement]
+
+    @classmethod
+    def from_seats(cls, seats: Iterable[Seat]) -> AcknowledgedFailures:
+        """From seats read through `annotate_acknowledgements`."""
+        by_seat: dict[int, dict[str, Acknowledgement]] = {}
+        for seat in seats:
+            rows = [_from_json(row) for row in getattr(seat, "acknowledgements_in_force", None) or []]
+            # Floor-wide first, so the seat's own acknowledgement is the one kept and shown.
+            rows.sort(key=lambda ack: (ack.seat_id is not None, ack.expires_at))
+            by_seat[seat.pk] = {ack.check_id: ack for ack in rows}
+        return cls(by_seat=by_seat, floor_wide={})
 
     def for_check(self, seat_id: int, check_id: str) -> Acknowledgement | None:
         return self.by_seat.get(seat_id, {}).get(check_id) or self.floor_wide.get(check_id)
@@ -174,6 +188,37 @@ def active_acknowledgements(
     return queryset
 
 
+def list_acknowledgements(
+    *,
+    status: str | None = None,
+    seat: Seat | None = None,
+    floor: Floor | None = None,
+    check_id: str | None = None,
+    at: dt.datetime | None = None,
+) -> models.QuerySet[Acknowledgement]:
+    """Acknowledgements, newest first, by status at `at` ("active", "expired", "revoked") and
+    scope (a floor includes its seats' own). For the admin's lists and the operator API."""
+    at = at or timezone.now()
+    queryset = Acknowledgement.objects.select_related("seat__floor", "floor", "created_by", "revoked_by")
+    if status == "active":
+        queryset = queryset.active_at(at)
+    elif status == "revoked":
+        queryset = queryset.filter(revoked_at__lte=at)
+    elif status == "expired":
+        queryset = queryset.filter(expires_at__lte=at).filter(
+            models.Q(revoked_at__isnull=True) | models.Q(revoked_at__gt=models.F("expires_at"))
+        )
+    elif status is not None:
+        raise ValidationError({"status": "one of active, expired, revoked"})
+    if seat is not None:
+        queryset = queryset.filter(seat=seat)
+    if floor is not None:
+        queryset = queryset.filter(models.Q(floor=floor) | models.Q(seat__floor=floor))
+    if check_id is not None:
+        queryset = queryset.filter(check_id=check_id)
+    return queryset.order_by("-created_at", "-pk")
+
+
 def acknowledged_failures(floor_id: int, at: dt.datetime | None = None) -> AcknowledgedFailures:
     """Every acknowledgement in force on a floor at `at`, keyed for lookup, in one query."""
     by_seat: dict[int, dict[str, Acknowledgement]] = defaultdict(dict)
@@ -193,8 +238,48 @@ def acknowledged_failures(floor_id: int, at: dt.datetime | None = None) -> Ackno
     return AcknowledgedFailures(by_seat=dict(by_seat), floor_wide=floor_wide)
 
 
+def annotate_acknowledgements(
+    seats: models.QuerySet[Seat], at: dt.datetime | None = None
+) -> models.QuerySet[Seat]:
+    """The seats, each with `acknowledgements_in_force` (its own and its floor's, as JSON), read
+    in the same query as the seats: pages that list seats pay no extra query for them.
+    Read them with `AcknowledgedFailures.from_seats`."""
+    in_force = (
+        Acknowledgement.objects.active_at(at or timezone.now())
+        .filter(models.Q(seat_id=models.OuterRef("pk")) | models.Q(floor_id=models.OuterRef("floor_id")))
+        .order_by("expires_at")
+        .values(
+            json=JSONObject(
+                pk="pk",
+                check_id="check_id",
+                seat_id="seat_id",
+                floor_id="floor_id",
+                reason="reason",
+                expires_at="expires_at",
+                created_by="created_by__username",
+            )
+        )
+    )
+    return seats.annotate(acknowledgements_in_force=ArraySubquery(in_force))
+
+
 def acknowledgement_history(acknowledgement: Acknowledgement) -> models.QuerySet[AcknowledgementAudit]:
     return acknowledgement.audit.select_related("actor").order_by("at", "id")
+
+
+def _from_json(row: dict) -> Acknowledgement:
+    ack = Acknowledgement(
+        pk=row["pk"],
+        check_id=row["check_id"],
+        seat_id=row["seat_id"],
+        floor_id=row["floor_id"],
+        reason=row["reason"],
+        expires_at=dt.datetime.fromisoformat(row["expires_at"]),
+    )
+    if row["created_by"] is not None:
+        # Only the name is read (for display); the account itself is not loaded.
+        ack.created_by = get_user_model()(username=row["created_by"])
+    return ack
 
 
 def _audit(

@@ -85,6 +85,9 @@ class AcknowledgementAdmin(admin.ModelAdmin):
             return ["check_id", "seat", "floor", "reason", "expires_at"]
         return self.get_readonly_fields(request, obj)
 
+    def get_inlines(self, request: HttpRequest, obj: Acknowledgement | None = None) -> list:
+        return self.inlines if obj is not None else []  # nothing to audit before it exists
+
     def get_changeform_initial_data(self, request: HttpRequest) -> dict:
         return {
             "expires_at": timezone.now() + dt.timedelta(days=7),

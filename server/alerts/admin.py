@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -18,6 +19,8 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "url", "email_to", "enabled"]
     list_filter = ["kind", "enabled"]
     search_fields = ["name", "url", "email_to"]
+    # A URL typed without a scheme is meant as https (Django 6's default; no warning now).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     fieldsets = [
         (None, {"fields": ["name", "kind", "enabled"]}),
         ("Webhook, Slack, Teams", {"fields": ["url", "secret"], "description": SECRET_HELP}),

@@ -127,22 +127,25 @@ def read_outbox(now: dt.datetime) -> tuple[int, int, int]:
                 wanted = rule.on_seat_down if kind == EntryKind.SEAT_DOWN else rule.on_seat_recovered
                 if not wanted:
                     continue
-                DigestEntry.objects.create(
-                    digest=digests.for_change(rule, floor.pk, event.at),
-                    kind=kind,
-                    at=event.at,
-                    seat_id=event.seat_id,
-                    seat_event=event,
-                    from_readiness=event.from_readiness,
-                    to_readiness=event.to_readiness,
-                    reason=event.reason,
-                    failing=event.failing,
+                digests.add(
+                    DigestEntry(
+                        digest=digests.for_change(rule, floor.pk, event.at),
+                        kind=kind,
+                        at=event.at,
+                        seat_id=event.seat_id,
+                        seat_event=event,
+                        from_readiness=event.from_readiness,
+                        to_readiness=event.to_readiness,
+                        reason=event.reason,
+                        failing=event.failing,
+                    )
                 )
                 entries += 1
         for floor, at in touched.values():
             if floor.pk not in rules:
                 rules[floor.pk] = rules_for_floor(floor)
             entries += check_floor_thresholds(floor, rules[floor.pk], at, digests)
+        digests.flush()
         cursor.last_event_id = settled[-1].pk
         cursor.updated_at = now
         cursor.save(update_fields=["last_event_id", "updated_at"])
@@ -150,12 +153,21 @@ def read_outbox(now: dt.datetime) -> tuple[int, int, int]:
 
 
 class _OpenDigests:
-    """The open digest of each (rule, floor) during one read, opening and closing windows."""
+    """The open digest of each (rule, floor) during one read, opening and closing windows, and
+    the entries read, written together (a policy change can move thousands of seats at once)."""
 
     def __init__(self, now: dt.datetime) -> None:
         self.now = now
         self.closed = 0
         self._open: dict[tuple[int, int], Digest | None] = {}
+        self._pending: list[DigestEntry] = []
+
+    def add(self, entry: DigestEntry) -> None:
+        self._pending.append(entry)
+
+    def flush(self) -> None:
+        DigestEntry.objects.bulk_create(self._pending, batch_size=1000)
+        self._pending = []
 
     def for_change(self, rule: AlertRule, floor_id: int, at: dt.datetime) -> Digest:
         key = (rule.pk, floor_id)
@@ -164,6 +176,7 @@ class _OpenDigests:
         digest = self._open[key]
         if digest is not None and at >= digest.closes_at:
             # A change after the window proves the window is over: send it before opening the next.
+            self.flush()
             close_digest(digest, self.now)
             self.closed += 1
             digest = None
@@ -209,15 +222,22 @@ def check_floor_thresholds(
             continue
         state.below, state.percent, state.changed_at = below, percent, at
         state.save(update_fields=["below", "percent", "changed_at"])
-        DigestEntry.objects.create(
-            digest=digests.for_change(rule, floor.pk, at),
-            kind=EntryKind.FLOOR_BELOW if below else EntryKind.FLOOR_RECOVERED,
-            at=at,
-            percent=percent,
-            reason=f"{percent:.0f} % of seats READY or AT RISK (threshold {rule.floor_threshold_percent} %)",
+        digests.add(
+            DigestEntry(
+                digest=digests.for_change(rule, floor.pk, at),
+                kind=EntryKind.FLOOR_BELOW if below else EntryKind.FLOOR_RECOVERED,
+                at=at,
+                percent=percent,
+                reason=_crossing_reason(percent, rule.floor_threshold_percent, below),
+            )
         )
         added += 1
     return added
+
+
+def _crossing_reason(percent: float, threshold: int, below: bool) -> str:
+    where = f"under {threshold} %" if below else f"back at {threshold} % or more"
+    return f"{percent:.0f} % of seats READY or AT RISK ({where})"
 
 
 def close_due_digests(now: dt.datetime) -> tuple[int, int]:
@@ -359,6 +379,20 @@ def requeue_lost_deliveries(now: dt.datetime) -> int:
         for pk in ids:
             _enqueue(pk)
     return len(ids)
+
+
+def purge_old_digests(now: dt.datetime | None = None) -> int:
+    """Delete closed digests (with their entries, deliveries and attempts) older than
+    READYFLOOR_ALERT_LOG_RETENTION_DAYS. Returns how many digests went."""
+    now = now or timezone.now()
+    cutoff = now - dt.timedelta(days=settings.READYFLOOR_ALERT_LOG_RETENTION_DAYS)
+    old = Digest.objects.filter(closed_at__lt=cutoff).exclude(deliveries__status=DeliveryStatus.PENDING)
+    deleted = 0
+    # In slices, so one run never holds a long transaction over a big log.
+    while ids := list(old.values_list("pk", flat=True)[:1000]):
+        Digest.objects.filter(pk__in=ids).delete()
+        deleted += len(ids)
+    return deleted
 
 
 def _enqueue(delivery_id: int) -> None:

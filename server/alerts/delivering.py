@@ -9,11 +9,11 @@ key, which receivers use to drop the duplicate. Only a replay asked for by a per
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import smtplib
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from celery.utils.time import get_exponential_backoff_interval
 from django.conf import settings
@@ -147,15 +147,6 @@ def send(delivery: Delivery) -> SendResult:
     return post_webhook(delivery)
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirected POST would be replayed as a GET without its body: count it as a failure.
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def webhook_headers(delivery: Delivery, body: bytes, timestamp: int | None = None) -> dict[str, str]:
     headers = {
         "Content-Type": delivery.content_type,
@@ -170,23 +161,31 @@ def webhook_headers(delivery: Delivery, body: bytes, timestamp: int | None = Non
 
 
 def post_webhook(delivery: Delivery) -> SendResult:
+    """One POST, bounded by READYFLOOR_ALERT_HTTP_TIMEOUT_S per connect and per read.
+
+    http.client rather than urllib: header names go out exactly as documented (urllib would
+    send "Readyfloor-signature", which trips receivers that look headers up case-sensitively),
+    and a redirect is not followed (a redirected POST would arrive as a GET without its body):
+    any 3xx is a failure to fix in the channel's URL."""
     body = delivery.body.encode()
-    request = urllib.request.Request(
-        delivery.channel.url, data=body, headers=webhook_headers(delivery, body), method="POST"
-    )
+    url = urlsplit(delivery.channel.url)
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        return SendResult(ok=False, error=f"not an http(s) URL: {delivery.channel.url!r}")
+    connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    connection = connection_class(url.hostname, url.port, timeout=settings.READYFLOOR_ALERT_HTTP_TIMEOUT_S)
     try:
-        with _opener.open(request, timeout=settings.READYFLOOR_ALERT_HTTP_TIMEOUT_S) as response:
-            excerpt = response.read(EXCERPT_CHARS).decode(errors="replace")
-            return SendResult(ok=200 <= response.status < 300, status_code=response.status, excerpt=excerpt)
-    except urllib.error.HTTPError as error:
-        excerpt = error.read(EXCERPT_CHARS).decode(errors="replace") if error.fp else ""
-        return SendResult(
-            ok=False, status_code=error.code, error=f"HTTP {error.code} {error.reason}", excerpt=excerpt
-        )
-    except (urllib.error.URLError, OSError, ValueError) as error:
-        # Refused, reset, timed out, unresolvable, or a malformed URL: all worth another try.
-        reason = getattr(error, "reason", error)
-        return SendResult(ok=False, error=f"{type(error).__name__}: {reason}")
+        connection.request("POST", path, body=body, headers=webhook_headers(delivery, body))
+        response = connection.getresponse()
+        excerpt = response.read(EXCERPT_CHARS).decode(errors="replace")
+        ok = 200 <= response.status < 300
+        error = "" if ok else f"HTTP {response.status} {response.reason}"
+        return SendResult(ok=ok, status_code=response.status, error=error, excerpt=excerpt)
+    except (OSError, http.client.HTTPException) as error:
+        # Refused, reset, timed out, unresolvable, a bad certificate: all worth another try.
+        return SendResult(ok=False, error=f"{type(error).__name__}: {error}")
+    finally:
+        connection.close()
 
 
 def send_email(delivery: Delivery) -> SendResult:

@@ -20,6 +20,12 @@ def collect() -> dict[str, int]:
 
 
 @shared_task(queue=QUEUE, acks_late=True, reject_on_worker_lost=True)
+def purge_old_digests() -> int:
+    """Hourly: keep the delivery log for READYFLOOR_ALERT_LOG_RETENTION_DAYS."""
+    return collecting.purge_old_digests()
+
+
+@shared_task(queue=QUEUE, acks_late=True, reject_on_worker_lost=True)
 def deliver(delivery_id: int) -> str:
     """Send one delivery. Safe to run twice (and after a worker kill): see delivering.py."""
     outcome = delivering.attempt_delivery(delivery_id)

@@ -85,7 +85,7 @@ def receiver() -> Iterator[Receiver]:
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            # Header names are case-insensitive (urllib sends Readyfloor-signature): keep the lookup so.
+            # Kept as http.server parsed them: looked up case-insensitively, as HTTP says.
             status, answer = state.answer(self.path, self.headers, body)
             try:
                 self.send_response(status)

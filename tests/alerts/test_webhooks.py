@@ -64,6 +64,7 @@ def test_a_storm_of_40_failing_seats_arrives_as_one_signed_digest(alert_settings
     assert collected.digests_closed == 1
     assert len(receiver.requests) == 1
     request = receiver.requests[0]
+    assert {"ReadyFloor-Signature", "Idempotency-Key"} <= set(request.headers.keys())  # as documented
     assert signing.verify(webhook.secret, request.headers["ReadyFloor-Signature"], request.body)
     assert not signing.verify("whsec_someone-else", request.headers["ReadyFloor-Signature"], request.body)
     body = request.json()
@@ -187,6 +188,18 @@ def test_an_unanswering_receiver_is_cut_off_by_the_timeout_and_retried(alert_set
     assert attempt.status_code is None
     assert "timed out" in attempt.error
     assert attempt.duration_ms < 2500
+
+
+def test_a_redirect_is_not_followed_but_logged_and_retried(alert_settings, rule, receiver):
+    receiver.script = [302]
+    storm(rule.floor, minutes_ago(3), count=1)
+    collecting.collect()
+
+    outcome = delivering.attempt_delivery(Delivery.objects.get().pk)
+
+    assert outcome.status == DeliveryStatus.PENDING
+    assert Delivery.objects.get().last_status_code == 302
+    assert len(receiver.requests) == 1
 
 
 def test_an_unreachable_receiver_is_logged_and_retried(alert_settings, rule, webhook):
@@ -334,6 +347,17 @@ def test_offline_seats_alert_and_an_at_risk_seat_does_not(alert_settings, rule, 
 
     down = receiver.requests[0].json()["seats_down"]
     assert [(c["label"], c["to_readiness"]) for c in down] == [("A-01", "offline")]
+
+
+def test_the_delivery_log_is_kept_for_its_retention_and_then_purged(alert_settings, rule, receiver):
+    alert_settings.READYFLOOR_ALERT_LOG_RETENTION_DAYS = 90
+    storm(rule.floor, minutes_ago(3), count=1)
+    collecting.collect()
+    deliver_all()
+
+    assert collecting.purge_old_digests(now=timezone.now() + dt.timedelta(days=89)) == 0
+    assert collecting.purge_old_digests(now=timezone.now() + dt.timedelta(days=91)) == 1
+    assert not Delivery.objects.exists()
 
 
 def test_a_lost_delivery_task_is_queued_again_by_the_collector(alert_settings, rule):
