@@ -1219,6 +1219,25 @@ def macos_cases() -> list[Bundle]:
         ),
         MacSeat("macos-only-builtin-mic", audio=[builtin_default, BUILTIN_SPEAKERS]),
         MacSeat(
+            # A consumer gaming headset: no headset word in its name, no USB ids from
+            # system_profiler, only its manufacturer says what it is.
+            "macos-usb-gaming-headset",
+            audio=[
+                spaudio_item(
+                    "Arctis Nova 7",
+                    "coreaudio_device_type_usb",
+                    inputs=1,
+                    outputs=2,
+                    manufacturer="SteelSeries",
+                    default_in=True,
+                    default_out=True,
+                ),
+                BUILTIN_MIC,
+                BUILTIN_SPEAKERS,
+                TEAMS_VIRTUAL,
+            ],
+        ),
+        MacSeat(
             "macos-chrome-policy-blocks-notifications",
             device_policy={
                 "AudioCaptureAllowed": False,

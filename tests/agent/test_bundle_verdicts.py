@@ -252,6 +252,14 @@ CASES: list[tuple[str, str, str, str, str, tuple[str, Any] | None]] = [
         "No headset",
         ("audio.enumeration", "listed"),
     ),
+    (
+        "macos-usb-gaming-headset",
+        "ready",
+        "audio.headset.present",
+        "pass",
+        "its manufacturer is SteelSeries",
+        ("audio.inputs.0.manufacturer", "SteelSeries"),
+    ),
     # 6. Contention
     ("windows-exclusive-mode-held", "at_risk", "os.mic.exclusive", "fail", "exclusive", None),
     ("linux-mic-held-by-other-app", "at_risk", "os.mic.in_use", "warn", "", None),

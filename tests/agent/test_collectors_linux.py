@@ -79,6 +79,8 @@ def test_a_usb_headset_is_described_from_its_properties() -> None:
         "transport": "usb",
         "vendor_id": "0b0e",
         "product_id": "0305",
+        "manufacturer": "GN Netcom A/S",
+        "model": "Jabra Evolve2 40",
         "is_default": True,
         "is_default_communications": None,
         "exclusive_mode": None,

@@ -26,7 +26,7 @@ FORM_FACTORS = {
     "microphone": "microphone",
     "handset": "handset",
     "speaker": "speakers",
-    "webcam": "microphone",
+    "webcam": "webcam",
 }
 BUSES = {"usb": "usb", "bluetooth": "bluetooth", "pci": "builtin", "platform": "builtin", "isa": "builtin"}
 
@@ -256,6 +256,8 @@ def parse_pactl_sources(text: str) -> list[dict[str, Any]]:
                 "transport": _bus(name, properties),
                 "vendor_id": _hex4(properties.get("device.vendor.id")),
                 "product_id": _hex4(properties.get("device.product.id")),
+                "manufacturer": _label(properties.get("device.vendor.name"), 200),
+                "model": _label(properties.get("device.product.name"), 300),
                 "is_default": False,
                 "is_default_communications": None,
                 "exclusive_mode": None,
@@ -287,6 +289,11 @@ def _bus(name: str, properties: dict[str, Any]) -> str:
     if properties.get("device.api") == "virtual" or name.startswith(("virtual", "null")):
         return "virtual"
     return "unknown"
+
+
+def _label(value: Any, limit: int) -> str | None:
+    text = value.strip() if isinstance(value, str) else ""
+    return text[:limit] or None
 
 
 def _hex4(value: Any) -> str | None:
@@ -369,7 +376,12 @@ def _capture_cards(host: Host) -> set[str] | None:
 
 
 def _proc_input(
-    input_id: str, name: str, driver: str, vendor: str | None, product: str | None
+    input_id: str,
+    name: str,
+    driver: str,
+    vendor: str | None,
+    product: str | None,
+    manufacturer: str | None = None,
 ) -> dict[str, Any]:
     lowered = name.lower()
     transport = "usb" if vendor or driver == "USB-Audio" else "hdmi" if "hdmi" in lowered else "builtin"
@@ -381,6 +393,8 @@ def _proc_input(
         "transport": transport,
         "vendor_id": vendor,
         "product_id": product,
+        "manufacturer": manufacturer,
+        "model": None,
         # /proc and sysfs know nothing of the sound server's default: say so, don't guess.
         "is_default": None,
         "is_default_communications": None,
@@ -419,5 +433,9 @@ def _usb_audio_devices(host: Host, known: set[tuple[str, str]]) -> list[dict[str
             label = host.read_text(f"{base}/{device}/product", limit=1_000).strip()
         except ReadError:
             label = f"USB audio device {vendor}:{product}"
-        found.append(_proc_input(f"usb:{device}", label, "USB-Audio", _hex4(vendor), _hex4(product)))
+        try:
+            maker = _label(host.read_text(f"{base}/{device}/manufacturer", limit=1_000), 200)
+        except ReadError:
+            maker = None
+        found.append(_proc_input(f"usb:{device}", label, "USB-Audio", _hex4(vendor), _hex4(product), maker))
     return found
