@@ -1533,6 +1533,120 @@ def source_output(
     }
 
 
+def _volume_text(source: dict[str, Any], *, pacmd: bool = False) -> str:
+    parts = []
+    for channel, value in source["volume"].items():
+        percent = value["value_percent"].rstrip("%")
+        parts.append(f"{channel}: {value['value']} / {percent:>3}% / {value['db']}")
+    return ",   ".join(parts)
+
+
+def pactl_text(sources: list[dict[str, Any]]) -> str:
+    """``LC_ALL=C pactl list sources`` as pactl 14 prints it: one block per source, tab-indented."""
+    blocks = []
+    for source in sources:
+        lines = [
+            f"Source #{source['index']}",
+            f"\tState: {source['state']}",
+            f"\tName: {source['name']}",
+            f"\tDescription: {source['description']}",
+            "\tDriver: module-alsa-card.c",
+            f"\tSample Specification: {source['sample_specification'].replace('s32le', 's16le')}",
+            f"\tChannel Map: {source['channel_map']}",
+            "\tOwner Module: 7",
+            f"\tMute: {'yes' if source['mute'] else 'no'}",
+            f"\tVolume: {_volume_text(source)}",
+            "\t        balance 0.00",
+            "\tBase Volume: 65536 / 100% / 0.00 dB",
+            f"\tMonitor of Sink: {source['monitor_of_sink']}",
+            "\tLatency: 0 usec, configured 0 usec",
+            "\tFlags: HARDWARE HW_MUTE_CTRL HW_VOLUME_CTRL DECIBEL_VOLUME LATENCY ",
+            "\tProperties:",
+            *(f'\t\t{key} = "{value}"' for key, value in source["properties"].items()),
+        ]
+        if source["ports"]:
+            lines.append("\tPorts:")
+            for port in source["ports"]:
+                group = (
+                    f", availability group: {port['availability_group']}"
+                    if port["availability_group"]
+                    else ""
+                )
+                lines.append(
+                    f"\t\t{port['name']}: {port['description']} (type: {port['type']}, "
+                    f"priority: {port['priority']}{group}, {port['availability']})"
+                )
+            lines.append(f"\tActive Port: {source['active_port']}")
+        lines += ["\tFormats:", "\t\tpcm", ""]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def pactl_info_text(default_source: str | None) -> str:
+    return (
+        "Server String: /run/user/1000/pulse/native\n"
+        "Library Protocol Version: 34\n"
+        "Server Protocol Version: 34\n"
+        "Is Local: yes\n"
+        "Client Index: 14\n"
+        "Tile Size: 65472\n"
+        f"User Name: {LINUX_USER}\n"
+        "Host Name: acme-fl1-l007\n"
+        "Server Name: pulseaudio\n"
+        "Server Version: 14.2\n"
+        "Default Sample Specification: s16le 2ch 44100Hz\n"
+        "Default Channel Map: front-left,front-right\n"
+        "Default Sink: alsa_output.pci-0000_00_1f.3.analog-stereo\n"
+        + (f"Default Source: {default_source}\n" if default_source else "")
+        + "Cookie: 5e1d:9a0c\n"
+    )
+
+
+def pacmd_text(sources: list[dict[str, Any]], default_source: str | None) -> str:
+    """``pacmd list-sources`` as PulseAudio 13 prints it: '* index' marks the default."""
+    out = [f"{len(sources)} source(s) available."]
+    for source in sources:
+        star = "*" if source["name"] == default_source else " "
+        out += [
+            f"  {star} index: {source['index']}",
+            f"\tname: <{source['name']}>",
+            "\tdriver: <module-alsa-card.c>",
+            "\tflags: HARDWARE HW_MUTE_CTRL HW_VOLUME_CTRL DECIBEL_VOLUME LATENCY DYNAMIC_LATENCY",
+            f"\tstate: {source['state']}",
+            "\tsuspend cause: IDLE",
+            "\tpriority: 9039",
+            f"\tvolume: {_volume_text(source, pacmd=True)}",
+            "\t        balance 0.00",
+            "\tbase volume: 65536 / 100% / 0.00 dB",
+            "\tvolume steps: 65537",
+            f"\tmuted: {'yes' if source['mute'] else 'no'}",
+            "\tcurrent latency: 0.00 ms",
+            "\tmax rewind: 0 KiB",
+            f"\tsample spec: {source['sample_specification'].replace('s32le', 's16le')}",
+            f"\tchannel map: {source['channel_map']}",
+            "\t             Stereo",
+            "\tused by: 0",
+            "\tlinked by: 0",
+            "\tfixed latency: 3.00 ms",
+        ]
+        if source["monitor_of_sink"] != "n/a":
+            out.append("\tmonitor_of: 0")
+        out += ["\tmodule: 7", "\tproperties:"]
+        out += [f'\t\t{key} = "{value}"' for key, value in source["properties"].items()]
+        if source["ports"]:
+            out.append("\tports:")
+            for port in source["ports"]:
+                available = {"not available": "no", "available": "yes"}.get(port["availability"], "unknown")
+                out += [
+                    f"\t\t{port['name']}: {port['description']} (priority {port['priority']}, "
+                    f"latency offset 0 usec, available: {available})",
+                    "\t\t\tproperties:",
+                    '\t\t\t\tdevice.icon_name = "audio-input-microphone"',
+                ]
+            out.append(f"\tactive port: <{source['active_port']}>")
+    return "\n".join(out) + "\n"
+
+
 ASOUND_CARDS = """ 0 [PCH            ]: HDA-Intel - HDA Intel PCH
                       HDA Intel PCH at 0xea320000 irq 147
  1 [Evolve240      ]: USB-Audio - Jabra Evolve2 40
@@ -1559,6 +1673,9 @@ class LinuxSeat:
     last_used: str | None = "Default"
     policy_files: dict[str, str] = field(default_factory=dict)
     headless: bool = False  # no sound server, no sound card: a server or a container
+    # How the sound server is read: "json" (pactl 16+), "text" (older pactl: no -f json),
+    # "pacmd" (PulseAudio without pulseaudio-utils), "json-no-default" (no default source known).
+    reader: str = "json"
 
     def build(self) -> Bundle:
         user = {"name": LINUX_USER, "home": LINUX_HOME, "uid": 1000, "sid": None, "agent_is_user": False}
@@ -1580,6 +1697,27 @@ class LinuxSeat:
             bundle.files.append({"path": "/proc/asound/cards", "missing": True})
             bundle.dirs.append({"path": "/sys/bus/usb/devices", "entries": ["usb1", "1-0:1.0"]})
             bundle.file("/sys/bus/usb/devices/1-0:1.0/bInterfaceClass", "09\n")
+        elif self.reader == "text":
+            sources = self.sources if self.sources is not None else linux_sources()
+            bundle.command([*pactl, "-f", "json", "list", "sources"], "", "pactl: invalid option -- 'f'\n", 1)
+            bundle.command([*pactl, "list", "sources"], pactl_text(sources))
+            bundle.command([*pactl, "info"], pactl_info_text(self.default_source))
+            bundle.command([*pactl, "list", "source-outputs"], "")
+        elif self.reader == "pacmd":
+            sources = self.sources if self.sources is not None else linux_sources()
+            bundle.missing_command([*pactl, "-f", "json", "list", "sources"])
+            bundle.command([*pactl[:-1], "pacmd", "list-sources"], pacmd_text(sources, self.default_source))
+        elif self.reader == "json-no-default":
+            bundle.command(
+                [*pactl, "-f", "json", "list", "sources"],
+                json.dumps(
+                    self.sources if self.sources is not None else linux_sources(), separators=(",", ":")
+                )
+                + "\n",
+            )
+            bundle.command([*pactl, "get-default-source"], "", "No valid command specified.\n", 1)
+            bundle.command([*pactl, "-f", "json", "info"], pactl_info(""))
+            bundle.command([*pactl, "-f", "json", "list", "source-outputs"], "[]\n")
         elif self.pactl_failure is not None:
             bundle.command([*pactl, "-f", "json", "list", "sources"], "", self.pactl_failure, 1)
         else:
@@ -1640,6 +1778,26 @@ class LinuxSeat:
         return bundle
 
 
+def _muted(
+    sources: list[dict[str, Any]], *, mute: bool = False, volume: int | None = None
+) -> list[dict[str, Any]]:
+    """The headset source muted, or its level at ``volume`` percent."""
+    for source in sources:
+        if source["name"] == HEADSET_SOURCE:
+            source["mute"] = mute
+            if volume is not None:
+                raw = round(65536 * volume / 100)
+                source["volume"] = {
+                    channel: {
+                        "value": raw,
+                        "value_percent": f"{volume}%",
+                        "db": "-inf dB" if not volume else "0.00 dB",
+                    }
+                    for channel in source["volume"]
+                }
+    return sources
+
+
 def linux_cases() -> list[Bundle]:
     cases = [
         LinuxSeat(
@@ -1648,6 +1806,11 @@ def linux_cases() -> list[Bundle]:
         LinuxSeat("linux-pactl-outside-session", pactl_failure="Connection failure: Connection refused\n"),
         LinuxSeat("linux-headset-not-default", default_source=BUILTIN_SOURCE),
         LinuxSeat("linux-headless", headless=True),
+        LinuxSeat("linux-pactl-text-pulseaudio-14", reader="text"),
+        LinuxSeat("linux-pacmd-only", reader="pacmd"),
+        LinuxSeat("linux-default-source-unknown", reader="json-no-default"),
+        LinuxSeat("linux-headset-muted", sources=_muted(linux_sources(), mute=True)),
+        LinuxSeat("linux-headset-volume-zero-text", reader="text", sources=_muted(linux_sources(), volume=0)),
         LinuxSeat(
             "linux-only-builtin-mic", sources=linux_sources(headset=False), default_source=BUILTIN_SOURCE
         ),

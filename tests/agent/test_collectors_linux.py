@@ -81,6 +81,8 @@ def test_a_usb_headset_is_described_from_its_properties() -> None:
         "product_id": "0305",
         "manufacturer": "GN Netcom A/S",
         "model": "Jabra Evolve2 40",
+        "muted": False,
+        "volume_percent": 100,
         "is_default": True,
         "is_default_communications": None,
         "exclusive_mode": None,

@@ -92,6 +92,8 @@ def _device_evidence(device: dict[str, Any] | None) -> dict[str, Any] | None:
         "id",
         "name",
         "state",
+        "muted",
+        "volume_percent",
         "form_factor",
         "transport",
         "vendor_id",
@@ -128,6 +130,12 @@ def judge_present(seat: Seat, policy: Policy) -> Verdict:
             note = " (approved model)"
         else:
             note = f" (a headset: {headset_evidence(search.headset).why})"
+        silenced = _silenced(search.headset)
+        if silenced:
+            # Connected, and the caller will hear nothing: a warning that names the device.
+            return Verdict(
+                State.WARN, f"{search.headset['name']} is connected but its microphone {silenced}", evidence
+            )
         return Verdict(State.PASS, f"{search.headset['name']} is connected and active{note}", evidence)
     if search.inactive:
         device = search.inactive[0]
@@ -171,6 +179,15 @@ def judge_present(seat: Seat, policy: Policy) -> Verdict:
         f"not headsets: {_judged_summary(active)}",
         evidence,
     )
+
+
+def _silenced(device: dict[str, Any]) -> str | None:
+    if device.get("muted") is True:
+        return "is muted in the sound settings"
+    volume = device.get("volume_percent")
+    if isinstance(volume, int) and not isinstance(volume, bool) and volume == 0:
+        return "volume is at zero"
+    return None
 
 
 def _no_headset(search: HeadsetSearch) -> Verdict | None:
@@ -445,6 +462,8 @@ PRESENT_FIXES = {
             "Plug the headset in and open Settings > Sound.",
             "Check the headset is listed under Input.",
             "For a Bluetooth headset, pick the 'Headset' (HSP/HFP) profile, not 'High Fidelity Playback'.",
+            "If the headset's input is muted or at zero, unmute it and raise its level in Settings > Sound > "
+            "Input (or the headset's own mute button).",
         ),
         "Prefer USB headsets; with PipeWire, a WirePlumber rule can keep Bluetooth headsets in the headset "
         "profile on CTI seats.",
