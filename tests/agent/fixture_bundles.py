@@ -57,10 +57,13 @@ class Bundle:
     commands: list[dict[str, Any]] = field(default_factory=list)
     env: dict[str, str | None] = field(default_factory=dict)
 
-    def file(self, path: str, data: bytes | str) -> None:
+    def file(self, path: str, data: bytes | str, modified: dt.datetime | None = None) -> None:
         member = _member(path)
         self.members[member] = data.encode("utf-8") if isinstance(data, str) else data
-        self.files.append({"path": path, "stored": member})
+        entry: dict[str, Any] = {"path": path, "stored": member}
+        if modified is not None:
+            entry["modified"] = modified.isoformat().replace("+00:00", "Z")
+        self.files.append(entry)
 
     def unreadable(self, path: str, error: str) -> None:
         self.files.append({"path": path, "error": error})
@@ -366,6 +369,7 @@ class ChromeProfile:
     folder: str = "Default"
     display: str = "Acme"
     prefs: str | None = None  # None: no Preferences file (Chrome never ran with it)
+    written: dt.datetime | None = None  # when Chrome last wrote its Preferences (manifest "modified")
 
 
 def add_chrome(
@@ -374,13 +378,17 @@ def add_chrome(
     join: Callable[..., str],
     profiles: list[ChromeProfile],
     last_used: str | None = "Default",
+    with_local_state: bool = True,
 ) -> None:
-    bundle.file(
-        join(user_data, "Local State"), local_state({p.folder: p.display for p in profiles}, last_used)
-    )
+    if with_local_state:
+        bundle.file(
+            join(user_data, "Local State"), local_state({p.folder: p.display for p in profiles}, last_used)
+        )
+    else:
+        bundle.files.append({"path": join(user_data, "Local State"), "missing": True})
     for profile in profiles:
         if profile.prefs is not None:
-            bundle.file(join(user_data, profile.folder, "Preferences"), profile.prefs)
+            bundle.file(join(user_data, profile.folder, "Preferences"), profile.prefs, profile.written)
 
 
 def healthy_profile(**overrides: Any) -> ChromeProfile:
@@ -598,6 +606,7 @@ class WindowsSeat:
     as_service: bool = True  # the agent ran as SYSTEM: the user's hive is HKU\<sid>
     chrome_version: str = "124.0.6367.119"
     capture_export: bool = True  # False: a hand-made bundle without the MMDevices export
+    with_local_state: bool = True
 
     def build(self) -> Bundle:
         user = {
@@ -690,7 +699,7 @@ class WindowsSeat:
                 "master_preferences",
             ],
         )
-        add_chrome(bundle, WIN_USER_DATA, winjoin, self.profiles, self.last_used)
+        add_chrome(bundle, WIN_USER_DATA, winjoin, self.profiles, self.last_used, self.with_local_state)
         bundle.command(
             [
                 "powershell.exe",
@@ -820,6 +829,26 @@ def windows_cases() -> list[Bundle]:
                 ChromeProfile("Profile 3", "Training", None),
             ],
             last_used="Profile 1",
+        ),
+        WindowsSeat(
+            # Local State lost (a profile copied by hand, a cleanup tool): the profile written
+            # last is the one in use, here the one where the person blocked the CTI site.
+            "any-chrome-no-local-state",
+            with_local_state=False,
+            profiles=[
+                ChromeProfile(
+                    "Default",
+                    "Acme",
+                    preferences(mic=HEALTHY_MIC, notifications=HEALTHY_NOTIFICATIONS, ranking=["default"]),
+                    written=T_GRANTED,
+                ),
+                ChromeProfile(
+                    "Profile 1",
+                    "Personal",
+                    preferences(name="Personal", mic={site(CTI): exception(2, T_RECENT)}),
+                    written=T_RECENT,
+                ),
+            ],
         ),
         WindowsSeat(
             "any-chrome-preferences-corrupt",

@@ -301,6 +301,14 @@ CASES: list[tuple[str, str, str, str, str, tuple[str, Any] | None]] = [
         "Jabra Evolve2 40 Mono is connected but its microphone volume is at zero",
         ("audio.inputs.1.volume_percent", 0),
     ),
+    (
+        "any-chrome-no-local-state",
+        "not_ready",
+        "chrome.mic.site",
+        "fail",
+        "Chrome profile 'Personal' (Profile 1; the most recently used, as Local State could not be read)",
+        ("chrome.last_used_profile", "Profile 1"),
+    ),
     # 6. Contention
     ("windows-exclusive-mode-held", "at_risk", "os.mic.exclusive", "fail", "exclusive", None),
     ("linux-mic-held-by-other-app", "at_risk", "os.mic.in_use", "warn", "", None),
