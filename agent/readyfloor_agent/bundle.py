@@ -337,6 +337,24 @@ class _Store:
         os.set_blocking(descriptor, True)
         return descriptor
 
+    def modified(self, member: str) -> dt.datetime:
+        _check_name(member)
+        if self._zip is not None:
+            try:
+                stamp = self._zip.getinfo(member).date_time
+                # Zip times carry no zone; taken as UTC, as the agent writes them.
+                return dt.datetime(*stamp, tzinfo=dt.timezone.utc)
+            except (KeyError, ValueError):
+                raise ReadError(f"{member} has no usable time in the bundle") from None
+        try:
+            descriptor = self._open_in_folder(member)
+        except OSError as error:
+            raise ReadError(f"{member} could not be read from the bundle: {error}") from None
+        try:
+            return dt.datetime.fromtimestamp(os.fstat(descriptor).st_mtime, dt.timezone.utc)
+        finally:
+            os.close(descriptor)
+
     def real_path(self, member: str) -> str:
         """A filesystem path holding the member: always a private copy in the bundle's own
         temporary folder, so SQLite never opens anything the bundle could point elsewhere."""
@@ -530,6 +548,25 @@ class BundleHost(Host):
             return True
         prefix = key.rstrip("/") + "/"
         return key in self._dirs or any(member_key.startswith(prefix) for member_key in self._members)
+
+    def modified(self, path: str) -> dt.datetime:
+        """The time the manifest recorded, else the member's own time in the zip or folder (a
+        bundle assembled by hand keeps the files' times when copied with them)."""
+        entry = self._file_entry(path)
+        self._raise_recorded(entry, path)
+        recorded = entry.get("modified") if entry is not None else None
+        if isinstance(recorded, str):
+            try:
+                moment = dt.datetime.fromisoformat(recorded.replace("Z", "+00:00"))
+            except ValueError:
+                raise ReadError(
+                    f"the manifest's modified time of {path} is not a date: {recorded!r:.40}"
+                ) from None
+            return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
+        member = self._stored_member(path)
+        if member is None:
+            raise NotFound(f"{path} does not exist (not in the bundle)")
+        return self._store.modified(member)
 
     def sqlite_connect(self, path: str, *, timeout: float = 2.0) -> sqlite3.Connection:
         self._raise_recorded(self._file_entry(path), path)
@@ -733,6 +770,7 @@ class RecordingHost(HostOverlay):
         self.files: dict[str, bytes | ReadError] = {}
         self.dirs: dict[str, list[str] | ReadError] = {}
         self.exists_seen: dict[str, bool] = {}
+        self.mtimes: dict[str, str] = {}
         self.commands: list[tuple[list[str], CommandResult | ReadError]] = []
         self.keys: dict[str, RegistryKey | None | ReadError] = {}
         self.env_seen: dict[str, str | None] = {}
@@ -747,6 +785,11 @@ class RecordingHost(HostOverlay):
             raise
         self.files[path] = data
         return data
+
+    def modified(self, path: str) -> dt.datetime:
+        moment = self.inner.modified(path)
+        self.mtimes[path] = moment.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+        return moment
 
     def list_dir(self, path: str) -> list[str]:
         try:
@@ -836,7 +879,10 @@ class RecordingHost(HostOverlay):
             else:
                 member = member_for(path, platform)
                 out[member] = outcome
-                files.append({"path": path, "stored": member})
+                entry = {"path": path, "stored": member}
+                if path in self.mtimes:
+                    entry["modified"] = self.mtimes[path]
+                files.append(entry)
         dirs: list[dict[str, Any]] = []
         for path, listing in self.dirs.items():
             if isinstance(listing, NotFound):

@@ -13,6 +13,7 @@ with a human reason (``NotFound`` when the thing simply does not exist). Collect
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import ntpath
 import os
@@ -197,6 +198,11 @@ class Host(ABC):
     def join(self, *parts: str) -> str:
         return (ntpath if self.platform == "windows" else posixpath).join(*parts)
 
+    def modified(self, path: str) -> dt.datetime:
+        """When the file was last written (UTC). ReadError when this host cannot tell; hosts
+        that predate this read (and osquery) answer that, so callers must have a fallback."""
+        raise ReadError(f"the modification time of {_basename(path)} is not available")
+
     def source(self, kind: str) -> str:
         """The label a fact records for data read through ``kind`` ('registry', 'file', ...).
         Overlays that answer through osquery return 'osquery:<kind>'."""
@@ -293,6 +299,15 @@ class LiveHost(Host):
             return os.path.exists(path)
         except (OSError, ValueError):
             return False
+
+    def modified(self, path: str) -> dt.datetime:
+        try:
+            stamp = os.stat(path).st_mtime
+        except (OSError, ValueError) as error:
+            if isinstance(error, OSError):
+                raise _os_error_reason(path, error) from None
+            raise ReadError(f"{path}: {error}") from None
+        return dt.datetime.fromtimestamp(stamp, dt.timezone.utc)
 
     def run(
         self, argv: Sequence[str], *, timeout: float = 5.0, env: Mapping[str, str] | None = None
@@ -552,6 +567,9 @@ class HostOverlay(Host):
 
     def exists(self, path: str) -> bool:
         return self.inner.exists(path)
+
+    def modified(self, path: str) -> dt.datetime:
+        return self.inner.modified(path)
 
     def run(
         self, argv: Sequence[str], *, timeout: float = 5.0, env: Mapping[str, str] | None = None

@@ -57,10 +57,13 @@ class Bundle:
     commands: list[dict[str, Any]] = field(default_factory=list)
     env: dict[str, str | None] = field(default_factory=dict)
 
-    def file(self, path: str, data: bytes | str) -> None:
+    def file(self, path: str, data: bytes | str, modified: dt.datetime | None = None) -> None:
         member = _member(path)
         self.members[member] = data.encode("utf-8") if isinstance(data, str) else data
-        self.files.append({"path": path, "stored": member})
+        entry: dict[str, Any] = {"path": path, "stored": member}
+        if modified is not None:
+            entry["modified"] = modified.isoformat().replace("+00:00", "Z")
+        self.files.append(entry)
 
     def unreadable(self, path: str, error: str) -> None:
         self.files.append({"path": path, "error": error})
@@ -366,6 +369,7 @@ class ChromeProfile:
     folder: str = "Default"
     display: str = "Acme"
     prefs: str | None = None  # None: no Preferences file (Chrome never ran with it)
+    written: dt.datetime | None = None  # when Chrome last wrote its Preferences (manifest "modified")
 
 
 def add_chrome(
@@ -374,13 +378,17 @@ def add_chrome(
     join: Callable[..., str],
     profiles: list[ChromeProfile],
     last_used: str | None = "Default",
+    with_local_state: bool = True,
 ) -> None:
-    bundle.file(
-        join(user_data, "Local State"), local_state({p.folder: p.display for p in profiles}, last_used)
-    )
+    if with_local_state:
+        bundle.file(
+            join(user_data, "Local State"), local_state({p.folder: p.display for p in profiles}, last_used)
+        )
+    else:
+        bundle.files.append({"path": join(user_data, "Local State"), "missing": True})
     for profile in profiles:
         if profile.prefs is not None:
-            bundle.file(join(user_data, profile.folder, "Preferences"), profile.prefs)
+            bundle.file(join(user_data, profile.folder, "Preferences"), profile.prefs, profile.written)
 
 
 def healthy_profile(**overrides: Any) -> ChromeProfile:
@@ -598,6 +606,7 @@ class WindowsSeat:
     as_service: bool = True  # the agent ran as SYSTEM: the user's hive is HKU\<sid>
     chrome_version: str = "124.0.6367.119"
     capture_export: bool = True  # False: a hand-made bundle without the MMDevices export
+    with_local_state: bool = True
 
     def build(self) -> Bundle:
         user = {
@@ -690,7 +699,7 @@ class WindowsSeat:
                 "master_preferences",
             ],
         )
-        add_chrome(bundle, WIN_USER_DATA, winjoin, self.profiles, self.last_used)
+        add_chrome(bundle, WIN_USER_DATA, winjoin, self.profiles, self.last_used, self.with_local_state)
         bundle.command(
             [
                 "powershell.exe",
@@ -820,6 +829,26 @@ def windows_cases() -> list[Bundle]:
                 ChromeProfile("Profile 3", "Training", None),
             ],
             last_used="Profile 1",
+        ),
+        WindowsSeat(
+            # Local State lost (a profile copied by hand, a cleanup tool): the profile written
+            # last is the one in use, here the one where the person blocked the CTI site.
+            "any-chrome-no-local-state",
+            with_local_state=False,
+            profiles=[
+                ChromeProfile(
+                    "Default",
+                    "Acme",
+                    preferences(mic=HEALTHY_MIC, notifications=HEALTHY_NOTIFICATIONS, ranking=["default"]),
+                    written=T_GRANTED,
+                ),
+                ChromeProfile(
+                    "Profile 1",
+                    "Personal",
+                    preferences(name="Personal", mic={site(CTI): exception(2, T_RECENT)}),
+                    written=T_RECENT,
+                ),
+            ],
         ),
         WindowsSeat(
             "any-chrome-preferences-corrupt",
@@ -1219,6 +1248,25 @@ def macos_cases() -> list[Bundle]:
         ),
         MacSeat("macos-only-builtin-mic", audio=[builtin_default, BUILTIN_SPEAKERS]),
         MacSeat(
+            # A consumer gaming headset: no headset word in its name, no USB ids from
+            # system_profiler, only its manufacturer says what it is.
+            "macos-usb-gaming-headset",
+            audio=[
+                spaudio_item(
+                    "Arctis Nova 7",
+                    "coreaudio_device_type_usb",
+                    inputs=1,
+                    outputs=2,
+                    manufacturer="SteelSeries",
+                    default_in=True,
+                    default_out=True,
+                ),
+                BUILTIN_MIC,
+                BUILTIN_SPEAKERS,
+                TEAMS_VIRTUAL,
+            ],
+        ),
+        MacSeat(
             "macos-chrome-policy-blocks-notifications",
             device_policy={
                 "AudioCaptureAllowed": False,
@@ -1514,6 +1562,120 @@ def source_output(
     }
 
 
+def _volume_text(source: dict[str, Any], *, pacmd: bool = False) -> str:
+    parts = []
+    for channel, value in source["volume"].items():
+        percent = value["value_percent"].rstrip("%")
+        parts.append(f"{channel}: {value['value']} / {percent:>3}% / {value['db']}")
+    return ",   ".join(parts)
+
+
+def pactl_text(sources: list[dict[str, Any]]) -> str:
+    """``LC_ALL=C pactl list sources`` as pactl 14 prints it: one block per source, tab-indented."""
+    blocks = []
+    for source in sources:
+        lines = [
+            f"Source #{source['index']}",
+            f"\tState: {source['state']}",
+            f"\tName: {source['name']}",
+            f"\tDescription: {source['description']}",
+            "\tDriver: module-alsa-card.c",
+            f"\tSample Specification: {source['sample_specification'].replace('s32le', 's16le')}",
+            f"\tChannel Map: {source['channel_map']}",
+            "\tOwner Module: 7",
+            f"\tMute: {'yes' if source['mute'] else 'no'}",
+            f"\tVolume: {_volume_text(source)}",
+            "\t        balance 0.00",
+            "\tBase Volume: 65536 / 100% / 0.00 dB",
+            f"\tMonitor of Sink: {source['monitor_of_sink']}",
+            "\tLatency: 0 usec, configured 0 usec",
+            "\tFlags: HARDWARE HW_MUTE_CTRL HW_VOLUME_CTRL DECIBEL_VOLUME LATENCY ",
+            "\tProperties:",
+            *(f'\t\t{key} = "{value}"' for key, value in source["properties"].items()),
+        ]
+        if source["ports"]:
+            lines.append("\tPorts:")
+            for port in source["ports"]:
+                group = (
+                    f", availability group: {port['availability_group']}"
+                    if port["availability_group"]
+                    else ""
+                )
+                lines.append(
+                    f"\t\t{port['name']}: {port['description']} (type: {port['type']}, "
+                    f"priority: {port['priority']}{group}, {port['availability']})"
+                )
+            lines.append(f"\tActive Port: {source['active_port']}")
+        lines += ["\tFormats:", "\t\tpcm", ""]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def pactl_info_text(default_source: str | None) -> str:
+    return (
+        "Server String: /run/user/1000/pulse/native\n"
+        "Library Protocol Version: 34\n"
+        "Server Protocol Version: 34\n"
+        "Is Local: yes\n"
+        "Client Index: 14\n"
+        "Tile Size: 65472\n"
+        f"User Name: {LINUX_USER}\n"
+        "Host Name: acme-fl1-l007\n"
+        "Server Name: pulseaudio\n"
+        "Server Version: 14.2\n"
+        "Default Sample Specification: s16le 2ch 44100Hz\n"
+        "Default Channel Map: front-left,front-right\n"
+        "Default Sink: alsa_output.pci-0000_00_1f.3.analog-stereo\n"
+        + (f"Default Source: {default_source}\n" if default_source else "")
+        + "Cookie: 5e1d:9a0c\n"
+    )
+
+
+def pacmd_text(sources: list[dict[str, Any]], default_source: str | None) -> str:
+    """``pacmd list-sources`` as PulseAudio 13 prints it: '* index' marks the default."""
+    out = [f"{len(sources)} source(s) available."]
+    for source in sources:
+        star = "*" if source["name"] == default_source else " "
+        out += [
+            f"  {star} index: {source['index']}",
+            f"\tname: <{source['name']}>",
+            "\tdriver: <module-alsa-card.c>",
+            "\tflags: HARDWARE HW_MUTE_CTRL HW_VOLUME_CTRL DECIBEL_VOLUME LATENCY DYNAMIC_LATENCY",
+            f"\tstate: {source['state']}",
+            "\tsuspend cause: IDLE",
+            "\tpriority: 9039",
+            f"\tvolume: {_volume_text(source, pacmd=True)}",
+            "\t        balance 0.00",
+            "\tbase volume: 65536 / 100% / 0.00 dB",
+            "\tvolume steps: 65537",
+            f"\tmuted: {'yes' if source['mute'] else 'no'}",
+            "\tcurrent latency: 0.00 ms",
+            "\tmax rewind: 0 KiB",
+            f"\tsample spec: {source['sample_specification'].replace('s32le', 's16le')}",
+            f"\tchannel map: {source['channel_map']}",
+            "\t             Stereo",
+            "\tused by: 0",
+            "\tlinked by: 0",
+            "\tfixed latency: 3.00 ms",
+        ]
+        if source["monitor_of_sink"] != "n/a":
+            out.append("\tmonitor_of: 0")
+        out += ["\tmodule: 7", "\tproperties:"]
+        out += [f'\t\t{key} = "{value}"' for key, value in source["properties"].items()]
+        if source["ports"]:
+            out.append("\tports:")
+            for port in source["ports"]:
+                available = {"not available": "no", "available": "yes"}.get(port["availability"], "unknown")
+                out += [
+                    f"\t\t{port['name']}: {port['description']} (priority {port['priority']}, "
+                    f"latency offset 0 usec, available: {available})",
+                    "\t\t\tproperties:",
+                    '\t\t\t\tdevice.icon_name = "audio-input-microphone"',
+                ]
+            out.append(f"\tactive port: <{source['active_port']}>")
+    return "\n".join(out) + "\n"
+
+
 ASOUND_CARDS = """ 0 [PCH            ]: HDA-Intel - HDA Intel PCH
                       HDA Intel PCH at 0xea320000 irq 147
  1 [Evolve240      ]: USB-Audio - Jabra Evolve2 40
@@ -1540,6 +1702,9 @@ class LinuxSeat:
     last_used: str | None = "Default"
     policy_files: dict[str, str] = field(default_factory=dict)
     headless: bool = False  # no sound server, no sound card: a server or a container
+    # How the sound server is read: "json" (pactl 16+), "text" (older pactl: no -f json),
+    # "pacmd" (PulseAudio without pulseaudio-utils), "json-no-default" (no default source known).
+    reader: str = "json"
 
     def build(self) -> Bundle:
         user = {"name": LINUX_USER, "home": LINUX_HOME, "uid": 1000, "sid": None, "agent_is_user": False}
@@ -1561,6 +1726,27 @@ class LinuxSeat:
             bundle.files.append({"path": "/proc/asound/cards", "missing": True})
             bundle.dirs.append({"path": "/sys/bus/usb/devices", "entries": ["usb1", "1-0:1.0"]})
             bundle.file("/sys/bus/usb/devices/1-0:1.0/bInterfaceClass", "09\n")
+        elif self.reader == "text":
+            sources = self.sources if self.sources is not None else linux_sources()
+            bundle.command([*pactl, "-f", "json", "list", "sources"], "", "pactl: invalid option -- 'f'\n", 1)
+            bundle.command([*pactl, "list", "sources"], pactl_text(sources))
+            bundle.command([*pactl, "info"], pactl_info_text(self.default_source))
+            bundle.command([*pactl, "list", "source-outputs"], "")
+        elif self.reader == "pacmd":
+            sources = self.sources if self.sources is not None else linux_sources()
+            bundle.missing_command([*pactl, "-f", "json", "list", "sources"])
+            bundle.command([*pactl[:-1], "pacmd", "list-sources"], pacmd_text(sources, self.default_source))
+        elif self.reader == "json-no-default":
+            bundle.command(
+                [*pactl, "-f", "json", "list", "sources"],
+                json.dumps(
+                    self.sources if self.sources is not None else linux_sources(), separators=(",", ":")
+                )
+                + "\n",
+            )
+            bundle.command([*pactl, "get-default-source"], "", "No valid command specified.\n", 1)
+            bundle.command([*pactl, "-f", "json", "info"], pactl_info(""))
+            bundle.command([*pactl, "-f", "json", "list", "source-outputs"], "[]\n")
         elif self.pactl_failure is not None:
             bundle.command([*pactl, "-f", "json", "list", "sources"], "", self.pactl_failure, 1)
         else:
@@ -1621,6 +1807,26 @@ class LinuxSeat:
         return bundle
 
 
+def _muted(
+    sources: list[dict[str, Any]], *, mute: bool = False, volume: int | None = None
+) -> list[dict[str, Any]]:
+    """The headset source muted, or its level at ``volume`` percent."""
+    for source in sources:
+        if source["name"] == HEADSET_SOURCE:
+            source["mute"] = mute
+            if volume is not None:
+                raw = round(65536 * volume / 100)
+                source["volume"] = {
+                    channel: {
+                        "value": raw,
+                        "value_percent": f"{volume}%",
+                        "db": "-inf dB" if not volume else "0.00 dB",
+                    }
+                    for channel in source["volume"]
+                }
+    return sources
+
+
 def linux_cases() -> list[Bundle]:
     cases = [
         LinuxSeat(
@@ -1629,6 +1835,11 @@ def linux_cases() -> list[Bundle]:
         LinuxSeat("linux-pactl-outside-session", pactl_failure="Connection failure: Connection refused\n"),
         LinuxSeat("linux-headset-not-default", default_source=BUILTIN_SOURCE),
         LinuxSeat("linux-headless", headless=True),
+        LinuxSeat("linux-pactl-text-pulseaudio-14", reader="text"),
+        LinuxSeat("linux-pacmd-only", reader="pacmd"),
+        LinuxSeat("linux-default-source-unknown", reader="json-no-default"),
+        LinuxSeat("linux-headset-muted", sources=_muted(linux_sources(), mute=True)),
+        LinuxSeat("linux-headset-volume-zero-text", reader="text", sources=_muted(linux_sources(), volume=0)),
         LinuxSeat(
             "linux-only-builtin-mic", sources=linux_sources(headset=False), default_source=BUILTIN_SOURCE
         ),

@@ -105,6 +105,8 @@ def test_a_usb_headset_is_described_from_its_endpoint_properties() -> None:
         "transport": "usb",
         "vendor_id": "0b0e",
         "product_id": "0305",
+        "manufacturer": None,
+        "model": "Jabra Evolve2 40",
         "is_default": True,
         "is_default_communications": True,
         "exclusive_mode": False,

@@ -2,9 +2,9 @@
 holding the microphone.
 
 A "headset" is an active input that the policy approves (USB ``vvvv:pppp`` or a name glob) or,
-without an approved list, one that looks like a headset: a headset/handset form factor, a name
-that says so, a known headset brand on USB or Bluetooth, or the Mac's "External Microphone"
-(what a wired 3.5 mm headset is called on macOS).
+without an approved list, one the evidence says is a headset (``checks.headsets``: form factor,
+maker's USB vendor id, manufacturer, transport, then name; webcams, monitors, phones, desk and
+virtual microphones are not). The verdict names the evidence it rests on.
 
 ``os.mic.exclusive``: exclusive mode on its own is a warning (nothing is broken yet); exclusive
 mode while another application holds the microphone is a failure, because that is exactly the
@@ -20,32 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .chrome import chrome_missing
+from .headsets import headset_evidence
 from .model import OS_LABELS, Check, Fix, Policy, State, Verdict
 from .seat import Seat, as_str, profile_label
 
-# USB vendors that make (almost) only headsets: GN/Jabra, Plantronics/Poly, Sennheiser/EPOS, Yealink.
-HEADSET_VENDORS = {"0b0e", "047f", "1395", "6993"}
-_HEADSET_WORDS = ("headset", "headphone", "earphone", "hands-free", "handsfree", "hands free")
-_HEADSET_BRANDS = (
-    "jabra",
-    "plantronics",
-    "poly ",
-    "sennheiser",
-    "epos",
-    "airpods",
-    "earbud",
-    "buds",
-    "evolve",
-    "blackwire",
-    "voyager",
-    "savi",
-    "logitech h",
-    "logi zone",
-    "zone wired",
-    "yealink",
-    "bose",
-    "sony wh",
-)
 _STATE_WORDS = {
     "unplugged": "is unplugged",
     "disabled": "is disabled in the sound settings",
@@ -60,21 +38,8 @@ def _lower(value: Any) -> str:
 
 
 def looks_like_headset(device: dict[str, Any]) -> bool:
-    name = _lower(device.get("name"))
-    transport = device.get("transport")
-    if device.get("form_factor") in ("headset", "handset"):
-        return True
-    if transport in ("virtual", "aggregate"):
-        return False
-    if any(word in name for word in _HEADSET_WORDS):
-        return True
-    if name == "external microphone" and transport in ("builtin", "analog", None):
-        return True
-    if transport in ("usb", "bluetooth"):
-        if _lower(device.get("vendor_id")) in HEADSET_VENDORS:
-            return True
-        return any(brand in name for brand in _HEADSET_BRANDS)
-    return False
+    """A headset by the evidence rules of ``checks.headsets`` (without an approved list)."""
+    return headset_evidence(device).headset
 
 
 def approved(device: dict[str, Any], patterns: tuple[str, ...]) -> bool:
@@ -123,8 +88,33 @@ def _summary(devices: list[dict[str, Any]], limit: int = 3) -> str:
 def _device_evidence(device: dict[str, Any] | None) -> dict[str, Any] | None:
     if device is None:
         return None
-    keys = ("id", "name", "state", "form_factor", "transport", "vendor_id", "product_id", "is_default")
-    return {key: device.get(key) for key in keys if key in device}
+    keys = (
+        "id",
+        "name",
+        "state",
+        "muted",
+        "volume_percent",
+        "form_factor",
+        "transport",
+        "vendor_id",
+        "product_id",
+        "manufacturer",
+        "model",
+        "is_default",
+    )
+    found = {key: device.get(key) for key in keys if key in device}
+    judged = headset_evidence(device)
+    found["headset"] = judged.headset
+    found["headset_evidence"] = judged.why
+    return found
+
+
+def _judged_summary(devices: list[dict[str, Any]], limit: int = 3) -> str:
+    """Each input with why it is not a headset: "Logitech BRIO: a webcam's microphone ..."."""
+    shown = [f"{d['name']}: {headset_evidence(d).why}" for d in devices[:limit]]
+    if len(devices) > limit:
+        shown.append(f"{len(devices) - limit} more")
+    return ", ".join(shown)
 
 
 def judge_present(seat: Seat, policy: Policy) -> Verdict:
@@ -136,7 +126,16 @@ def judge_present(seat: Seat, policy: Policy) -> Verdict:
         "approved_headsets": list(policy.approved_headsets),
     }
     if search.headset is not None:
-        note = " (approved model)" if policy.approved_headsets else ""
+        if policy.approved_headsets:
+            note = " (approved model)"
+        else:
+            note = f" (a headset: {headset_evidence(search.headset).why})"
+        silenced = _silenced(search.headset)
+        if silenced:
+            # Connected, and the caller will hear nothing: a warning that names the device.
+            return Verdict(
+                State.WARN, f"{search.headset['name']} is connected but its microphone {silenced}", evidence
+            )
         return Verdict(State.PASS, f"{search.headset['name']} is connected and active{note}", evidence)
     if search.inactive:
         device = search.inactive[0]
@@ -173,7 +172,22 @@ def judge_present(seat: Seat, policy: Policy) -> Verdict:
         return Verdict(State.FAIL, "No microphone of any kind is connected to this seat", evidence)
     if not any(d.get("state") == "active" for d in inputs):
         return Verdict(State.FAIL, f"No microphone is active; inputs seen: {_summary(inputs)}", evidence)
-    return Verdict(State.FAIL, f"No headset microphone found; inputs seen: {_summary(inputs)}", evidence)
+    active = [d for d in inputs if d.get("state") == "active"]
+    return Verdict(
+        State.FAIL,
+        f"No headset microphone found; inputs seen: {_summary(inputs)}; "
+        f"not headsets: {_judged_summary(active)}",
+        evidence,
+    )
+
+
+def _silenced(device: dict[str, Any]) -> str | None:
+    if device.get("muted") is True:
+        return "is muted in the sound settings"
+    volume = device.get("volume_percent")
+    if isinstance(volume, int) and not isinstance(volume, bool) and volume == 0:
+        return "volume is at zero"
+    return None
 
 
 def _no_headset(search: HeadsetSearch) -> Verdict | None:
@@ -448,6 +462,8 @@ PRESENT_FIXES = {
             "Plug the headset in and open Settings > Sound.",
             "Check the headset is listed under Input.",
             "For a Bluetooth headset, pick the 'Headset' (HSP/HFP) profile, not 'High Fidelity Playback'.",
+            "If the headset's input is muted or at zero, unmute it and raise its level in Settings > Sound > "
+            "Input (or the headset's own mute button).",
         ),
         "Prefer USB headsets; with PipeWire, a WirePlumber rule can keep Bluetooth headsets in the headset "
         "profile on CTI seats.",

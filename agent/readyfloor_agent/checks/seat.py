@@ -152,6 +152,11 @@ class Seat:
 def profile_label(profile: Mapping[str, Any] | None, directory: str) -> str:
     """``Chrome profile 'Default'`` or ``Chrome profile 'Work' (Profile 1)``."""
     name = as_str(profile.get("name")) if profile else None
+    # Without Chrome's Local State the profile in use was inferred: say so wherever it is named.
+    inferred = {
+        "file_time": "the most recently used, as Local State could not be read",
+        "default": "Chrome's first profile, as Local State could not be read",
+    }.get(as_str(profile.get("last_used_by")) or "" if profile else "")
     if name and name != directory:
-        return f"Chrome profile '{name}' ({directory})"
-    return f"Chrome profile '{directory}'"
+        return f"Chrome profile '{name}' ({directory}" + (f"; {inferred})" if inferred else ")")
+    return f"Chrome profile '{directory}'" + (f" ({inferred})" if inferred else "")

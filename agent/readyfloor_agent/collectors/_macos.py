@@ -283,6 +283,7 @@ def parse_system_profiler(text: str) -> list[dict[str, Any]]:
         if transport == "builtin" and name == "External Microphone":
             # The 3.5 mm jack: a plugged-in analog headset shows up under this name.
             transport = "analog"
+        manufacturer = item.get("coreaudio_device_manufacturer")
         inputs.append(
             {
                 "id": name[:300],
@@ -292,6 +293,9 @@ def parse_system_profiler(text: str) -> list[dict[str, Any]]:
                 "transport": transport,
                 "vendor_id": None,
                 "product_id": None,
+                # system_profiler gives no USB ids; the maker's name is the strongest evidence.
+                "manufacturer": manufacturer.strip()[:200] or None if isinstance(manufacturer, str) else None,
+                "model": None,
                 "is_default": item.get("coreaudio_default_audio_input_device") == "spaudio_yes",
                 "is_default_communications": None,
                 "exclusive_mode": None,

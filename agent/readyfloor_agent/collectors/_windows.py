@@ -34,6 +34,7 @@ PKEY_ADAPTER_NAME = "{026e516e-b814-414b-83cd-856d6fef4822},2"
 PKEY_INSTANCE_ID = "{b3f8fa53-0004-438e-9003-51a46e139bfc},2"
 PKEY_EXCLUSIVE_ALLOWED = "{b3f8fa53-0004-438e-9003-51a46e139bfc},3"
 PKEY_FORM_FACTOR = "{1da5d803-d492-4edd-8c23-e0c0ffee7f0e},0"
+PKEY_MANUFACTURER = "{a45c254e-df1c-4efd-8020-67d146a850e0},13"
 
 FORM_FACTORS = {
     1: "speakers",
@@ -337,6 +338,9 @@ def _endpoint(guid: str, key: RegistryKey, properties: RegistryKey | None) -> di
             "transport": _transport(instance, enumerator if isinstance(enumerator, str) else "", form_factor),
             "vendor_id": vendor,
             "product_id": product,
+            "manufacturer": _label(props.get(PKEY_MANUFACTURER), 200),
+            # The adapter's own name ("Jabra Evolve2 40"), apart from the endpoint's "Headset Microphone".
+            "model": _label(interface, 300),
             "is_default": False,
             "is_default_communications": False,
             # Absent means Windows' default: exclusive control allowed.
@@ -345,6 +349,11 @@ def _endpoint(guid: str, key: RegistryKey, properties: RegistryKey | None) -> di
         "console": systemtime(key.get("Role:0")),
         "communications": systemtime(key.get("Role:2")),
     }
+
+
+def _label(value: Any, limit: int) -> str | None:
+    text = value.strip() if isinstance(value, str) else ""
+    return text[:limit] or None
 
 
 def _state(value: Any) -> str:

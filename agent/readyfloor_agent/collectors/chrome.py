@@ -7,6 +7,7 @@ the per-OS module (``chrome_install``, ``chrome_user_data_dir``, ``chrome_policy
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -85,17 +86,21 @@ def collect(host: Host, system: ModuleType) -> dict[str, Any]:
 
 def read_profiles(host: Host, user_data_dir: str) -> tuple[list[dict[str, Any]], str | None, str | None]:
     """(profiles, last used profile dir, note). Every profile is reported; the checks judge
-    the last-used one by default."""
+    the last-used one. Chrome's Local State names it; without a usable Local State, the
+    profile whose Preferences were written last is the one in use (Chrome writes them as the
+    person browses), and the note says so."""
     notes: list[str] = []
     info_cache: dict[str, Any] = {}
     last_used: str | None = None
+    local_state_problem: str | None = None
     try:
         local_state = host.read_json(host.join(user_data_dir, "Local State"), limit=LOCAL_STATE_LIMIT)
     except NotFound:
         local_state = None
+        local_state_problem = "Local State is missing"
     except ReadError as error:
         local_state = None
-        notes.append(f"Local State unreadable, profiles found by folder: {error.reason}")
+        local_state_problem = f"Local State is unreadable ({error.reason})"
     if isinstance(local_state, dict):
         profile_state = local_state.get("profile")
         if isinstance(profile_state, dict):
@@ -103,6 +108,8 @@ def read_profiles(host: Host, user_data_dir: str) -> tuple[list[dict[str, Any]],
             info_cache = cache if isinstance(cache, dict) else {}
             named = profile_state.get("last_used")
             last_used = named if isinstance(named, str) and named else None
+    elif local_state is not None:
+        local_state_problem = "Local State is not a JSON object"
     try:
         entries = host.list_dir(user_data_dir)
     except NotFound:
@@ -110,17 +117,14 @@ def read_profiles(host: Host, user_data_dir: str) -> tuple[list[dict[str, Any]],
     except ReadError as error:
         if not info_cache:
             raise ReadError(
-                join_reasons(*notes, f"user data folder not listed: {error.reason}") or ""
+                join_reasons(local_state_problem, f"user data folder not listed: {error.reason}") or ""
             ) from None
         entries = []
         notes.append(f"user data folder not listed: {error.reason}")
     dirs = {name for name in info_cache if isinstance(name, str)}
     dirs.update(name for name in entries if _PROFILE_DIR.fullmatch(name))
     if not dirs:
-        return [], None, join_reasons(*notes, "no Chrome profile folders yet")
-    # Chrome opens "Default" when Local State names no last-used profile.
-    if last_used is None and "Default" in dirs:
-        last_used = "Default"
+        return [], None, join_reasons(local_state_problem, *notes, "no Chrome profile folders yet")
     ordered = sorted(dirs, key=_profile_order)
     if len(ordered) > MAX_PROFILES:
         keep = ordered[:MAX_PROFILES]
@@ -128,10 +132,47 @@ def read_profiles(host: Host, user_data_dir: str) -> tuple[list[dict[str, Any]],
             keep[-1] = last_used
         notes.append(f"{len(ordered)} profiles; only {MAX_PROFILES} reported")
         ordered = keep
-    profiles = [
-        read_profile(host, user_data_dir, name, info_cache.get(name), name == last_used) for name in ordered
-    ]
+    profiles = [read_profile(host, user_data_dir, name, info_cache.get(name), False) for name in ordered]
+    chosen_by = "local_state"
+    if local_state_problem is not None:
+        last_used, chosen_by, note = _most_recent_profile(host, user_data_dir, profiles, local_state_problem)
+        notes.insert(0, note)
+    elif last_used is None and "Default" in dirs:
+        # Chrome opens "Default" when Local State names no last-used profile.
+        last_used, chosen_by = "Default", "default"
+    for profile in profiles:
+        if profile["dir"] == last_used:
+            profile["last_used"] = True
+            profile["last_used_by"] = chosen_by
     return profiles, last_used, join_reasons(*notes)
+
+
+def _most_recent_profile(
+    host: Host, user_data_dir: str, profiles: list[dict[str, Any]], problem: str
+) -> tuple[str | None, str, str]:
+    """The profile in use when Local State cannot say: of those with Preferences, the one
+    written last; without file times, 'Default' (what Chrome opens first), else the first.
+    The time itself stays out of the facts: Chrome rewrites Preferences all day, and facts
+    that changed with it would never be a heartbeat."""
+    with_prefs = [p for p in profiles if p["status"] != "missing"]
+    written: dict[str, dt.datetime] = {}
+    for profile in with_prefs:
+        try:
+            written[profile["dir"]] = host.modified(host.join(user_data_dir, profile["dir"], "Preferences"))
+        except ReadError:
+            continue
+    if written:
+        newest = max(written, key=lambda name: (written[name], name))
+        others = len(with_prefs) - 1
+        also = f"; {others} other profile{'s' if others != 1 else ''} with Preferences" if others else ""
+        return (
+            newest,
+            "file_time",
+            f"{problem}: judged profile '{newest}', whose Preferences were written last{also}",
+        )
+    names = [p["dir"] for p in with_prefs] or [p["dir"] for p in profiles]
+    chosen = "Default" if "Default" in names else names[0]
+    return chosen, "default", f"{problem} and no file times were readable: judged profile '{chosen}'"
 
 
 def _profile_order(name: str) -> tuple[int, int, str]:
@@ -163,6 +204,10 @@ def read_profile(host: Host, user_data_dir: str, name: str, info: Any, last_used
         settings = preference_facts(prefs)
     except ValueError as error:
         return {**profile, "status": "unknown", "reason": short(str(error))}
+    if profile["name"] is None:
+        # Without Local State the display name is still in the profile's own Preferences.
+        own = _dict(prefs.get("profile")).get("name")
+        profile["name"] = own[:200] if isinstance(own, str) and own else None
     return {**profile, "status": "ok", "reason": None, **settings}
 
 
