@@ -376,6 +376,8 @@ class AgentService:
                 self._note_failure(error)
                 return "unavailable"
             self._acknowledged(entry, response, dropped, dead_lettered)
+            if self.failures and paced:
+                self._stagger_backlog()
         return "unavailable"
 
     # -- pieces ----------------------------------------------------------------------------
@@ -397,6 +399,15 @@ class AgentService:
         exponent = max(0, self.failures - 1)
         ceiling = min(self.backoff_cap_s, self.backoff_base_s * (2 ** min(exponent, 30)))
         return self.rng.uniform(min(BACKOFF_FLOOR_S, ceiling), ceiling)
+
+    def _stagger_backlog(self) -> None:
+        """The first report after an outage went through: start the backlog after a random
+        part of an interval. Seats return over one interval; were each to drain at once, the
+        returning ones would add up with the draining ones to 3.5x the steady rate. The next
+        steady report still finds its token (the debt is less than one interval's refill)."""
+        self.failures = 0
+        debt = self.rng.uniform(0.0, max(0.0, self.drain_rate_per_interval - 1.0))
+        self._send_tokens = min(self._send_tokens, 0.0) - debt
 
     def _take_send_token(self) -> float:
         """Spend one token of the drain budget: 0 when there was one, else the seconds until

@@ -39,6 +39,7 @@ def test_a_report_the_server_always_fails_with_500_is_dead_lettered_and_the_rest
     for _ in range(2):  # two more reports after the one that told the server
         clock.now = service._next_collect_at
         service.step()
+    drain_paced(service, clock)
 
     attempts = [entry for entry in server.requests_to("checkin") if entry.get("report_id") == poison]
     assert len(attempts) == SERVER_ERROR_LIMIT
