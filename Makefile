@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint bench bench-ingest bench-agent bench-capacity bench-faults clean-data
+.PHONY: run test install lint bench bench-ingest bench-agent bench-capacity bench-faults bench-reconnect clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: bench-ingest bench-agent
+bench: bench-ingest bench-agent bench-reconnect
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest
@@ -39,6 +39,9 @@ bench-agent: $(STAMP)
 ## The largest floor this machine holds (goals 50k seats at 60 s, 100k at 5 min); long: tens of minutes.
 bench-capacity: $(STAMP)
 	$(PY) bench/capacity
+
+bench-reconnect: $(STAMP)
+	$(PY) bench/reconnect
 
 clean-data:
 	rm -rf var

@@ -189,6 +189,16 @@ WHITENOISE_USE_FINDERS = True
 SESSION_COOKIE_SECURE = envbool("SECURE_COOKIES", False)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if envbool("BEHIND_TLS_PROXY", False) else None
+# HTTPS only, once the site is served over TLS (off by default so `make run` works on plain
+# http://localhost). Production values, in deploy/: SECURE_SSL_REDIRECT=1,
+# SECURE_HSTS_SECONDS=31536000, SECURE_HSTS_INCLUDE_SUBDOMAINS=1, SECURE_HSTS_PRELOAD=1.
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
+# Orchestrators probe the pods over plain HTTP inside the cluster: a redirect would make every
+# probe "succeed" (3xx) without checking anything.
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
 
 # --- Celery (Redis or RabbitMQ broker, no result backend: nothing reads task results) ----
 # CELERY_BROKER_URL names another broker than REDIS_URL: RabbitMQ (amqp://user:pass@host:5672/vhost)

@@ -447,6 +447,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             "bytes": stats.bytes,
             "dropped_not_yet_reported": stats.dropped,
             "oldest_collected_at": stats.oldest_collected_at,
+            "dead_letters": stats.dead_letters,
+            "dead_lettered_not_yet_reported": stats.dead_lettered_unreported,
         },
     }
     if args.json:
@@ -459,6 +461,29 @@ def cmd_status(args: argparse.Namespace) -> int:
         elif isinstance(value, list):
             value = ", ".join(value) or "(defaults only)"
         print(f"{key.replace('_', ' ').ljust(width)}  {value if value is not None else '-'}")
+    return 0
+
+
+def cmd_requeue_dead(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    state = _state(settings)
+    spool = state.spool(max_entries=settings.spool_max_entries, max_bytes=settings.spool_max_bytes)
+    kept = spool.dead_letters()
+    if args.list:
+        for path in kept:
+            try:
+                record = json.loads(path.read_text("utf-8"))
+                answer = record.get("answer") or {}
+                report_id = (record.get("body") or {}).get("report_id")
+                said = answer.get("message") or ""
+                print(f"{path.name}  report {report_id}  HTTP {answer.get('status')}  {said}")
+            except (OSError, ValueError, AttributeError) as error:
+                print(f"{path.name}  unreadable: {error}")
+        if not kept:
+            print("no dead letters: every report the server refused is gone or was never refused")
+        return 0
+    requeued = spool.requeue_dead_letters()
+    print(f"{requeued} report(s) put back in the spool; the running agent sends them at its own pace")
     return 0
 
 
@@ -700,9 +725,14 @@ examples:
         "Report this seat to the server until stopped (the service).",
         """\
 Collects facts every interval the server asks for (with jitter), keeps every report in an
-on-disk spool until the server acknowledges it, backs off (5 s doubling to 5 min) while the
-server is unreachable, and re-enrols when the server no longer knows the node key. Stops
-cleanly on SIGTERM or Ctrl-C; unsent reports wait in the spool for the next start.
+on-disk spool until the server acknowledges it, and re-enrols when the server no longer knows
+the node key. While the server is unreachable it retries after every fresh collection and on
+a capped backoff with full jitter (up to 5 s doubling to 5 min); it honours Retry-After, and
+drains a backlog oldest-first at most 2.5 reports per interval so a floor coming back does
+not stampede the server. A report the server refuses for good (a 4xx naming a field, or the
+same 5xx five times) is set aside in the spool's dead/ folder with the answer, counted to the
+server, and the rest flows on ('readyfloor-agent requeue-dead'). Stops cleanly on SIGTERM or
+Ctrl-C; unsent reports wait in the spool for the next start.
 
 examples:
   readyfloor-agent run
@@ -730,6 +760,24 @@ examples:
     )
     status.add_argument("--json", action="store_true", help="print as JSON")
     status.set_defaults(handler=cmd_status)
+
+    requeue = command(
+        "requeue-dead",
+        "List or resend the reports the server refused for good (the spool's dead letters).",
+        """\
+A report the server answered with a 4xx naming a field, or with the same 5xx five times, is
+set aside so it cannot hold back the reports behind it. Once the server (or this agent) is
+fixed, put them back in the queue; the running agent sends them at its own pace.
+
+examples:
+  readyfloor-agent requeue-dead --list
+  readyfloor-agent requeue-dead
+""",
+    )
+    requeue.add_argument(
+        "--list", action="store_true", help="show them with the server's answer; change nothing"
+    )
+    requeue.set_defaults(handler=cmd_requeue_dead)
 
     bundle = command(
         "bundle",

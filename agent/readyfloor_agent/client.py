@@ -6,14 +6,20 @@ what to do next:
 - :class:`NodeInvalid` (401): the node key is unknown or revoked; enrol again, then resend.
 - :class:`FactsRequired` (409): a heartbeat named facts the server does not hold; resend the
   same report with its full facts.
-- :class:`Rejected` (400, 403 on enrolment, 413, 422): the request is wrong and will never
-  be accepted as it is; do not retry it.
-- :class:`Unavailable` (5xx, 429, other 4xx, redirects, network errors, timeouts, garbled
-  answers): the server cannot take it now; keep it and try again later.
+- :class:`Rejected` (4xx other than 401, 404, 405, 408, 409 and 429): the request is wrong and
+  will never be accepted as it is; do not retry it.
+- :class:`Unavailable` (502/503/504, 429, 404/405/408, redirects, network errors, timeouts,
+  garbled answers): the server cannot take it now; keep it and try again later, not before
+  ``retry_after`` seconds when the server said so (``Retry-After``).
+- :class:`ServerError` (other 5xx, a kind of :class:`Unavailable`): the server failed on this
+  request. Usually transient, but a report that fails like this again and again is poison:
+  the caller counts the failures per report and sets it aside after a few.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import gzip
 import http.client
 import json
@@ -31,6 +37,13 @@ API_PREFIX = "/api/agent/v1"
 # Bodies above this size are gzip'ed: a full report compresses ~10x, a heartbeat is not worth it.
 GZIP_THRESHOLD = 1024
 _MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+# A Retry-After beyond this is treated as this: a misconfigured proxy must not silence a
+# seat for days.
+MAX_RETRY_AFTER_S = 3600.0
+# Answers that say "this server or the path to it is busy or down", never "this report is bad".
+TRANSIENT_STATUSES = frozenset({408, 429, 502, 503, 504})
+# The address is wrong (a proxy's page, an older server): the report may be perfectly good.
+WRONG_ADDRESS_STATUSES = frozenset({404, 405})
 
 
 class AgentAPIError(Exception):
@@ -45,12 +58,24 @@ class AgentAPIError(Exception):
         error: str | None = None,
         field: str | None = None,
         detail: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.error = error
         self.field = field
         self.detail = detail
+        self.retry_after = retry_after
+
+    def answer(self) -> dict[str, Any]:
+        """What the server said, as kept next to a dead-lettered report."""
+        return {
+            "status": self.status,
+            "error": self.error,
+            "field": self.field,
+            "detail": self.detail,
+            "message": str(self),
+        }
 
 
 class NodeInvalid(AgentAPIError):
@@ -70,7 +95,13 @@ class EnrollmentRefused(Rejected):
 
 
 class Unavailable(AgentAPIError):
-    """The server could not be reached or could not take the request now: retry later."""
+    """The server could not be reached or could not take the request now: retry later
+    (not before ``retry_after`` seconds when the server sent ``Retry-After``)."""
+
+
+class ServerError(Unavailable):
+    """The server failed on this request (500, 501, 505…): retried, but a report that keeps
+    getting it is set aside by the caller so it cannot hold back the reports behind it."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +234,8 @@ class AgentClient:
         body: dict[str, Any] | None = None,
         node_key: str | None = None,
     ) -> tuple[int, dict[str, Any]]:
+        """(status, JSON document); a Retry-After header is in the document as
+        ``_retry_after`` (seconds) so that the error built from it can carry it."""
         url = f"{self.base_url}{API_PREFIX}{path}"
         headers = {
             "Accept": "application/json",
@@ -242,7 +275,11 @@ class AgentClient:
                         "the redirect points to",
                         status=answer.code,
                     ) from None
-                return answer.code, self._read_json(answer, answer.code, strict=False)
+                document = self._read_json(answer, answer.code, strict=False)
+                retry_after = parse_retry_after(answer.headers.get("Retry-After"))
+                if retry_after is not None:
+                    document["_retry_after"] = retry_after
+                return answer.code, document
             finally:
                 answer.close()
 
@@ -275,18 +312,46 @@ class AgentClient:
             part for part in (error, f"({field_name})" if field_name else None, detail) if part
         )
         message = f"{endpoint}: HTTP {status}" + (f" {described}" if described else "")
-        details = {"status": status, "error": error, "field": field_name, "detail": detail}
+        retry_after = document.get("_retry_after")
+        details: dict[str, Any] = {"status": status, "error": error, "field": field_name, "detail": detail}
+        details["retry_after"] = retry_after if isinstance(retry_after, float) else None
+        if retry_after is not None:
+            message += f"; retry after {retry_after:g}s"
         if status == 401:
             return NodeInvalid(message, **details)
         if status == 409 and (error == "facts_required" or field_name == "facts_hash"):
             return FactsRequired(message, **details)
         if status == 403 and endpoint == "enroll":
             return EnrollmentRefused(message, **details)
-        if status in (400, 413, 422):
+        if status in TRANSIENT_STATUSES or status in WRONG_ADDRESS_STATUSES or status == 409:
+            # Busy, down, or the wrong address: none of them says the report itself is bad.
+            return Unavailable(message, **details)
+        if 400 <= status < 500:
             return Rejected(message, **details)
-        # 404/405/408/429/other 4xx and every 5xx: a wrong URL, a proxy, an overloaded or
-        # older server. None of them says the report itself is bad, so it is kept.
+        if status >= 500:
+            return ServerError(message, **details)
         return Unavailable(message, **details)
+
+
+def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date, RFC 9110
+    §10.2.3), capped at :data:`MAX_RETRY_AFTER_S`; None when absent or unreadable."""
+    if not value:
+        return None
+    text = value.strip()
+    if text.isdigit():
+        seconds = float(int(text[:12]))
+    else:
+        try:
+            moment = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if moment is None:
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.timezone.utc)
+        seconds = (moment - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
+    return float(min(MAX_RETRY_AFTER_S, max(0.0, seconds)))
 
 
 def _reason_text(reason: Any) -> str:

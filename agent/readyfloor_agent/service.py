@@ -2,9 +2,19 @@
 
 Two clocks drive it. *Collection* happens every ``next_checkin_s`` seconds (the server's
 choice, ±10 % jitter so a floor that booted together does not report together). *Delivery*
-happens right after each collection while the server answers, and on an exponential backoff
-(5 s doubling to 5 min) while it does not; reports collected meanwhile wait in the spool and
-are replayed oldest-first when the server is back.
+happens right after each collection. While the server does not answer, the agent retries on
+a capped exponential backoff with full jitter (a random wait between 1 s and 5 s·2ⁿ, at most
+5 min) *and* right after every fresh collection, so a seat reports again within one interval
+of the server's return however long the outage was. Reports collected meanwhile wait in the
+spool and are replayed oldest-first at a bounded pace (:data:`DRAIN_RATE_PER_INTERVAL`
+reports per interval), so a floor coming back does not stampede the server; a ``429`` or
+``503`` with ``Retry-After`` is honoured to the second.
+
+A report the server will never take — a 4xx naming a field, or a plain 5xx for the same
+report :data:`SERVER_ERROR_LIMIT` times — is moved to the spool's dead letters with the
+server's answer and counted in the next check-in (``dead_lettered_reports``); the reports
+behind it flow on. 502/503/504, 429, timeouts and refused connections are never held
+against a report.
 
 Everything with a side effect outside the process — the clock, waiting, collecting facts, the
 HTTP client — is injectable, so the loop is tested against a real HTTP server without sleeping.
@@ -25,12 +35,14 @@ from typing import Any, Callable
 
 from . import __version__, report
 from .client import (
+    AgentAPIError,
     AgentClient,
     AgentConfig,
     CheckinResponse,
     FactsRequired,
     NodeInvalid,
     Rejected,
+    ServerError,
     Unavailable,
 )
 from .config import AgentSettings, StateDir
@@ -43,6 +55,15 @@ MIN_INTERVAL_S = 5
 MAX_INTERVAL_S = 24 * 3600
 BACKOFF_BASE_S = 5.0
 BACKOFF_CAP_S = 300.0
+# Full jitter can draw ~0; a floor keeps a loop from spinning.
+BACKOFF_FLOOR_S = 1.0
+# A report answered with a plain 5xx (500, not 502/503/504) this many times is poison.
+SERVER_ERROR_LIMIT = 5
+# The spool drains at most this many reports per interval (one of them the fresh one), at
+# most one at a time: the floor's peak after an outage stays near this multiple of its
+# steady rate, while a backlog still shrinks by 1.5 reports per interval (bench/reconnect).
+DRAIN_RATE_PER_INTERVAL = 2.5
+DRAIN_BURST = 1.0
 JITTER = 0.10
 CONFIG_REFRESH_S = 3600.0
 CONFIG_RETRY_S = 300.0
@@ -120,6 +141,7 @@ class ServiceCounters:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    dead_lettered: int = 0
     facts_resent: int = 0
     reenrolled: int = 0
     unavailable: int = 0
@@ -141,6 +163,8 @@ class AgentService:
         backoff_base_s: float = BACKOFF_BASE_S,
         backoff_cap_s: float = BACKOFF_CAP_S,
         config_refresh_s: float = CONFIG_REFRESH_S,
+        server_error_limit: int = SERVER_ERROR_LIMIT,
+        drain_rate_per_interval: float = DRAIN_RATE_PER_INTERVAL,
     ) -> None:
         if not settings.server:
             raise NotEnrolled("no server configured: set 'server' in the settings file or READYFLOOR_SERVER")
@@ -160,12 +184,18 @@ class AgentService:
         self.backoff_base_s = backoff_base_s
         self.backoff_cap_s = backoff_cap_s
         self.config_refresh_s = config_refresh_s
+        self.server_error_limit = server_error_limit
+        self.drain_rate_per_interval = drain_rate_per_interval
         self.counters = ServiceCounters()
         self.failures = 0
         self.last_error: str | None = None
         self._latest_facts: dict[str, Any] | None = None
         self._next_collect_at = 0.0
         self._next_send_at = 0.0
+        # The server's Retry-After: nothing is sent before this moment, fresh collection or not.
+        self._not_before = 0.0
+        self._send_tokens = DRAIN_BURST
+        self._tokens_at = clock()
         self._config_fetched_at: float | None = None
         self._config_retry_at = 0.0
         self._forget_other_server()
@@ -206,15 +236,12 @@ class AgentService:
         if self.clock() >= self._next_collect_at:
             self.collect_and_queue()
             collected = True
-        if len(self.spool) and self.clock() >= self._next_send_at and not self.drain():
-            self.failures += 1
-            self._next_send_at = self.clock() + self.backoff_delay()
-            log.warning(
-                "server unavailable (%s); %d report(s) spooled; retrying in %.0fs",
-                self.last_error,
-                len(self.spool),
-                self._next_send_at - self.clock(),
-            )
+            if self.failures:
+                # A fresh collection is a fresh chance: the server may be back, and waiting
+                # out a long backoff would keep the seat dark for minutes after it returned.
+                self._next_send_at = max(self.clock(), self._not_before)
+        if len(self.spool) and self.clock() >= self._next_send_at:
+            self._deliver(paced=True)
         if self.failures == 0:
             self._maybe_refresh_config()
         if collected:
@@ -246,8 +273,36 @@ class AgentService:
             return None
 
     def drain(self) -> bool:
-        """Send queued reports oldest-first until the spool is empty (True) or the server
-        cannot take more now (False; the rest stay queued)."""
+        """Send queued reports oldest-first, as fast as the server takes them, until the spool
+        is empty (True) or the server cannot take more now (False; the rest stay queued)."""
+        return self._deliver(paced=False) == "empty"
+
+    def _deliver(self, *, paced: bool) -> str:
+        """Send queued reports oldest-first; "empty", "unavailable" (the next attempt is
+        scheduled on the backoff or the server's Retry-After) or "paced" (the drain budget
+        is spent; the next report goes when a token is back)."""
+        outcome = self._send_queued(paced=paced)
+        if outcome == "unavailable":
+            self.failures += 1
+            self._next_send_at = max(self.clock() + self.backoff_delay(), self._not_before)
+            log.warning(
+                "server unavailable (%s); %d report(s) spooled; retrying in %.0fs",
+                self.last_error,
+                len(self.spool),
+                self._next_send_at - self.clock(),
+            )
+        return outcome
+
+    def _send_queued(self, *, paced: bool) -> str:
+        charged: set[int] = set()
+        outcome = self._send_queued_charging(paced=paced, charged=charged)
+        if outcome == "unavailable" and charged:
+            # The report did not get through: the backoff, not the drain budget, decides
+            # when to try it again, and the first report after the return goes at once.
+            self._send_tokens = min(DRAIN_BURST, self._send_tokens + 1.0)
+        return outcome
+
+    def _send_queued_charging(self, *, paced: bool, charged: set[int]) -> str:
         reenrolled = False
         resent_full: set[str] = set()
         while not self._stop.is_set():
@@ -255,20 +310,33 @@ class AgentService:
             if entry is None:
                 self.failures = 0
                 self._next_send_at = self.clock()
-                return True
+                return "empty"
+            if paced and entry.sequence not in charged:
+                # One token per report, not per request: a re-enrolment or a facts resend
+                # finishes the report it started.
+                wait = self._take_send_token()
+                if wait > 0:
+                    self._next_send_at = max(self.clock() + wait, self._not_before)
+                    return "paced"
+                charged.add(entry.sequence)
             try:
                 node_key = self._node_key()
             except (NotEnrolled, Rejected, Unavailable) as error:
                 self._note_failure(error)
                 if isinstance(error, (NotEnrolled, Rejected)):
                     log.error("cannot enrol: %s", error)
-                return False
+                return "unavailable"
             body = dict(entry.body)
             dropped = self.spool.dropped
             if dropped:
                 body["dropped_reports"] = dropped
             else:
                 body.pop("dropped_reports", None)
+            dead_lettered = self.spool.dead_lettered
+            if dead_lettered:
+                body["dead_lettered_reports"] = dead_lettered
+            else:
+                body.pop("dead_lettered_reports", None)
             try:
                 self.counters.sent += 1
                 response = self.client.checkin(node_key, body)
@@ -295,12 +363,22 @@ class AgentService:
             except Rejected as error:
                 self._reject(entry, error)
                 continue
+            except ServerError as error:
+                self.counters.unavailable += 1
+                entry = self.spool.note_server_error(entry)
+                if entry.server_errors >= self.server_error_limit:
+                    self._dead_letter(entry, error)
+                    continue
+                self._note_failure(error)
+                return "unavailable"
             except Unavailable as error:
                 self.counters.unavailable += 1
                 self._note_failure(error)
-                return False
-            self._acknowledged(entry, response, dropped)
-        return False
+                return "unavailable"
+            self._acknowledged(entry, response, dropped, dead_lettered)
+            if self.failures and paced:
+                self._stagger_backlog()
+        return "unavailable"
 
     # -- pieces ----------------------------------------------------------------------------
 
@@ -316,9 +394,33 @@ class AgentService:
         return seconds * self.rng.uniform(1 - JITTER, 1 + JITTER)
 
     def backoff_delay(self) -> float:
+        """Capped exponential backoff with full jitter: agents that lost the server at the
+        same moment do not come back at the same moment."""
         exponent = max(0, self.failures - 1)
-        delay = min(self.backoff_cap_s, self.backoff_base_s * (2 ** min(exponent, 30)))
-        return min(self.backoff_cap_s, self.jittered(delay))
+        ceiling = min(self.backoff_cap_s, self.backoff_base_s * (2 ** min(exponent, 30)))
+        return self.rng.uniform(min(BACKOFF_FLOOR_S, ceiling), ceiling)
+
+    def _stagger_backlog(self) -> None:
+        """The first report after an outage went through: start the backlog after a random
+        part of an interval. Seats return over one interval; were each to drain at once, the
+        returning ones would add up with the draining ones to 3.5x the steady rate. The next
+        steady report still finds its token (the debt is less than one interval's refill)."""
+        self.failures = 0
+        debt = self.rng.uniform(0.0, max(0.0, self.drain_rate_per_interval - 1.0))
+        self._send_tokens = min(self._send_tokens, 0.0) - debt
+
+    def _take_send_token(self) -> float:
+        """Spend one token of the drain budget: 0 when there was one, else the seconds until
+        there is. The budget refills at drain_rate_per_interval per interval, so the steady
+        report of every interval always finds a token."""
+        now = self.clock()
+        rate = self.drain_rate_per_interval / self.interval_s
+        self._send_tokens = min(DRAIN_BURST, self._send_tokens + max(0.0, now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if self._send_tokens >= 1.0 - 1e-6:  # float sums of refills fall just short of 1
+            self._send_tokens = max(0.0, self._send_tokens - 1.0)
+            return 0.0
+        return max(0.001, (1.0 - self._send_tokens) / rate)
 
     def _node_key(self) -> str:
         key = self.state.node_key()
@@ -326,9 +428,12 @@ class AgentService:
             return key
         return enroll(self.client, self.state, self.settings, self._latest_facts)
 
-    def _acknowledged(self, entry: SpoolEntry, response: CheckinResponse, dropped: int) -> None:
+    def _acknowledged(
+        self, entry: SpoolEntry, response: CheckinResponse, dropped: int, dead_lettered: int = 0
+    ) -> None:
         self.spool.ack(entry)
         self.spool.acknowledge_dropped(dropped)
+        self.spool.acknowledge_dead_lettered(dead_lettered)
         if response.duplicate:
             self.counters.duplicates += 1
         else:
@@ -382,19 +487,39 @@ class AgentService:
         elif self.clock() - self._config_fetched_at >= self.config_refresh_s:
             self.refresh_config()
 
-    def _reject(self, entry: SpoolEntry, error: Exception) -> None:
-        self.spool.reject(entry)
+    def _reject(self, entry: SpoolEntry, error: AgentAPIError) -> None:
+        path = self.spool.reject(entry, error.answer())
         self.counters.rejected += 1
+        self.counters.dead_lettered += 1
         log.error(
-            "the server REJECTED report %s for good and it was dropped: %s. "
+            "the server REJECTED report %s for good; it was set aside in %s with the answer: %s. "
             "This is a bug in the agent or a schema mismatch with the server; "
             "capture a support bundle ('readyfloor-agent bundle').",
             entry.report_id,
+            path,
             error,
+        )
+
+    def _dead_letter(self, entry: SpoolEntry, error: AgentAPIError) -> None:
+        path = self.spool.dead_letter(entry, error.answer())
+        self.counters.dead_lettered += 1
+        log.error(
+            "the server failed on report %s %d times (%s); it was set aside in %s so the "
+            "reports behind it can go. Requeue it with 'readyfloor-agent requeue-dead' once "
+            "the server is fixed.",
+            entry.report_id,
+            entry.server_errors,
+            error,
+            path,
         )
 
     def _note_failure(self, error: Exception) -> None:
         self.last_error = str(error)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            # Honour the server's Retry-After, spread by up to 10 % so the seats it told to
+            # wait the same time do not all come back in the same second.
+            self._not_before = self.clock() + retry_after * self.rng.uniform(1.0, 1.1)
         self.state.update(last_error=self.last_error)
 
     def _forget_other_server(self) -> None:

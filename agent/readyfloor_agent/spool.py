@@ -11,6 +11,13 @@ Layout (one directory, one file per report)::
     .0000000000000043.json.tmp   a write in progress; never read, removed when the spool opens
     0000000000000017.corrupt     a file that could not be parsed, set aside for a human
     dropped                 reports dropped by the bound since the server last heard of it
+    dead/0000000000000009.json   a report the server refused for good (a 4xx naming a field,
+                            or the same 5xx again and again), kept with the server's answer
+    dead_lettered           reports dead-lettered since the server last heard of it
+
+A poison report must not hold back the reports behind it: the service moves a report the
+server will never take to ``dead/`` (with the answer, for a human or a support bundle) and the
+rest of the spool flows on. ``dead/`` keeps the newest :data:`DEFAULT_MAX_DEAD_LETTERS` files.
 
 Durability: each file is written to a temporary name, fsync'ed, renamed over its final name
 with ``os.replace`` and the directory is fsync'ed, so after ``kill -9`` or a power cut a report
@@ -33,9 +40,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ENTRIES = 1000
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_DEAD_LETTERS = 100
+DEAD_LETTER_DIR = "dead"
 
 _ENTRY_NAME = re.compile(r"^(\d{16})\.json$")
 _DROPPED_FILE = "dropped"
+_DEAD_LETTERED_FILE = "dead_lettered"
 
 
 def write_file_durably(path: Path, data: bytes, *, mode: int | None = None) -> None:
@@ -97,6 +107,9 @@ class SpoolEntry:
     body: dict[str, Any]
     facts: dict[str, Any] | None = None
     size: int = 0
+    # How many times the server answered a 5xx that may be about this very report (500, not
+    # 502/503/504); survives restarts so a poison report is set aside after a few tries.
+    server_errors: int = 0
 
     @property
     def report_id(self) -> str:
@@ -112,6 +125,8 @@ class SpoolStats:
     partial_writes: int
     rejected: int = 0
     oldest_collected_at: str | None = None
+    dead_letters: int = 0
+    dead_lettered_unreported: int = 0
 
 
 class Spool:
@@ -143,7 +158,9 @@ class Spool:
         self.rejected = 0
         self._lock = threading.RLock()
         self.directory.mkdir(parents=True, exist_ok=True)
-        self._dropped = self._read_dropped()
+        self.max_dead_letters = DEFAULT_MAX_DEAD_LETTERS
+        self._dropped = self._read_counter(_DROPPED_FILE)
+        self._dead_lettered = self._read_counter(_DEAD_LETTERED_FILE)
         self._clear_partial_writes()
 
     # -- queue operations ------------------------------------------------------------------
@@ -184,23 +201,115 @@ class Spool:
             _remove_quietly(entry.path)
             fsync_directory(self.directory)
 
-    def reject(self, entry: SpoolEntry) -> None:
-        """The server refused this report for good (400/413): drop it and count it."""
+    def reject(self, entry: SpoolEntry, answer: dict[str, Any] | None = None) -> Path:
+        """The server refused this report for good (a 4xx naming a field): move it to the
+        dead letters with the answer, and count it."""
         with self._lock:
             self.rejected += 1
+            return self.dead_letter(entry, answer or {})
+
+    def dead_letter(self, entry: SpoolEntry, answer: dict[str, Any]) -> Path:
+        """Move a report the server will never take out of the queue, into ``dead/`` with
+        the server's answer; counted until the server hears of it (:attr:`dead_lettered`)."""
+        record: dict[str, Any] = {"body": entry.body, "answer": answer, "server_errors": entry.server_errors}
+        if entry.facts is not None:
+            record["facts"] = entry.facts
+        data = json.dumps(record, separators=(",", ":"), ensure_ascii=False, default=str).encode("utf-8")
+        with self._lock:
+            dead = self.dead_letter_directory
+            dead.mkdir(exist_ok=True)
+            # Numbered in dead/'s own order: spool sequences restart at 1 when the spool empties.
+            kept = self.dead_letters()
+            number = int(kept[-1].stem) + 1 if kept else 1
+            target = dead / f"{number:016d}.json"
+            write_file_durably(target, data)
             _remove_quietly(entry.path)
             fsync_directory(self.directory)
+            self._dead_lettered += 1
+            self._write_counter(_DEAD_LETTERED_FILE, self._dead_lettered)
+            self._prune_dead_letters()
+        return target
+
+    def note_server_error(self, entry: SpoolEntry) -> SpoolEntry:
+        """Count one more 5xx against this report, durably; the updated entry."""
+        updated = SpoolEntry(
+            entry.sequence, entry.path, entry.body, entry.facts, entry.size, entry.server_errors + 1
+        )
+        with self._lock:
+            if entry.path.exists():
+                write_file_durably(entry.path, self._encode(updated))
+        return updated
 
     def replace(self, entry: SpoolEntry, body: dict[str, Any]) -> SpoolEntry:
         """Rewrite a queued report in place (same sequence, same report_id), e.g. with full
         facts after a 409 facts_required, so that a crash right after still resends it."""
-        record: dict[str, Any] = {"body": body}
-        if entry.facts is not None and "facts" not in body:
-            record["facts"] = entry.facts
-        data = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        facts = entry.facts if "facts" not in body else None
+        updated = SpoolEntry(entry.sequence, entry.path, body, facts, 0, entry.server_errors)
+        data = self._encode(updated)
         with self._lock:
             write_file_durably(entry.path, data)
-        return SpoolEntry(entry.sequence, entry.path, body, record.get("facts"), len(data))
+        updated.size = len(data)
+        return updated
+
+    @staticmethod
+    def _encode(entry: SpoolEntry) -> bytes:
+        record: dict[str, Any] = {"body": entry.body}
+        if entry.facts is not None and "facts" not in entry.body:
+            record["facts"] = entry.facts
+        if entry.server_errors:
+            record["server_errors"] = entry.server_errors
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+    @property
+    def dead_letter_directory(self) -> Path:
+        return self.directory / DEAD_LETTER_DIR
+
+    def dead_letters(self) -> list[Path]:
+        """The dead-lettered report files kept, oldest first."""
+        try:
+            names = os.listdir(self.dead_letter_directory)
+        except FileNotFoundError:
+            return []
+        return sorted(self.dead_letter_directory / name for name in names if _ENTRY_NAME.match(name))
+
+    @property
+    def dead_lettered(self) -> int:
+        """Reports dead-lettered that the server has not been told about yet."""
+        with self._lock:
+            return self._dead_lettered
+
+    def acknowledge_dead_lettered(self, reported: int) -> None:
+        """The server acknowledged a check-in carrying ``dead_lettered_reports=reported``."""
+        if reported <= 0:
+            return
+        with self._lock:
+            self._dead_lettered = max(0, self._dead_lettered - reported)
+            self._write_counter(_DEAD_LETTERED_FILE, self._dead_lettered)
+
+    def requeue_dead_letters(self) -> int:
+        """Put every dead-lettered report back at the end of the queue (the server is fixed,
+        or the agent was upgraded); how many. Unreadable ones stay where they are."""
+        requeued = 0
+        with self._lock:
+            for path in self.dead_letters():
+                try:
+                    record = json.loads(path.read_text("utf-8"))
+                    body, facts = record["body"], record.get("facts")
+                    if not isinstance(body, dict) or not (facts is None or isinstance(facts, dict)):
+                        raise ValueError("unexpected record shape")
+                except (OSError, ValueError, KeyError, TypeError) as error:
+                    log.warning("spool: cannot requeue %s (%s)", path, error)
+                    continue
+                self.put(body, facts=facts)
+                _remove_quietly(path)
+                requeued += 1
+            fsync_directory(self.dead_letter_directory)
+        return requeued
+
+    def _prune_dead_letters(self) -> None:
+        kept = self.dead_letters()
+        for path in kept[: max(0, len(kept) - self.max_dead_letters)]:
+            _remove_quietly(path)
 
     def __len__(self) -> int:
         with self._lock:
@@ -230,7 +339,7 @@ class Spool:
             return
         with self._lock:
             self._dropped = max(0, self._dropped - reported)
-            self._write_dropped()
+            self._write_counter(_DROPPED_FILE, self._dropped)
 
     def stats(self) -> SpoolStats:
         with self._lock:
@@ -244,6 +353,8 @@ class Spool:
                 partial_writes=self.partial_writes,
                 rejected=self.rejected,
                 oldest_collected_at=oldest.body.get("collected_at") if oldest else None,
+                dead_letters=len(self.dead_letters()),
+                dead_lettered_unreported=self._dead_lettered,
             )
 
     # -- internals -------------------------------------------------------------------------
@@ -283,12 +394,15 @@ class Spool:
             record = json.loads(data.decode("utf-8"))
             body = record["body"]
             facts = record.get("facts")
+            server_errors = record.get("server_errors", 0)
             if not isinstance(body, dict) or not (facts is None or isinstance(facts, dict)):
                 raise ValueError("unexpected record shape")
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+            if not isinstance(server_errors, int) or isinstance(server_errors, bool) or server_errors < 0:
+                raise ValueError("unexpected server_errors")
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as error:
             self._set_aside(path, error)
             return None
-        return SpoolEntry(sequence, path, body, facts, len(data))
+        return SpoolEntry(sequence, path, body, facts, len(data), server_errors)
 
     def _set_aside(self, path: Path, error: Exception) -> None:
         self.corrupt += 1
@@ -316,7 +430,7 @@ class Spool:
         if dropped_now:
             fsync_directory(self.directory)
             self._dropped += dropped_now
-            self._write_dropped()
+            self._write_counter(_DROPPED_FILE, self._dropped)
             log.warning(
                 "spool full (%d reports, %d bytes max): dropped the %d oldest; %d dropped in total",
                 self.max_entries,
@@ -325,14 +439,16 @@ class Spool:
                 self._dropped,
             )
 
-    def _read_dropped(self) -> int:
+    def _read_counter(self, name: str) -> int:
         try:
-            return max(0, int((self.directory / _DROPPED_FILE).read_text("ascii").strip() or 0))
-        except (OSError, ValueError):
+            text = (self.directory / name).read_text("ascii").strip()
+            # A counter is at most a few digits; anything longer is damage, not a count.
+            return max(0, int(text or 0)) if len(text) <= 18 else 0
+        except (OSError, ValueError, UnicodeDecodeError):
             return 0
 
-    def _write_dropped(self) -> None:
-        write_file_durably(self.directory / _DROPPED_FILE, str(self._dropped).encode("ascii"))
+    def _write_counter(self, name: str, value: int) -> None:
+        write_file_durably(self.directory / name, str(value).encode("ascii"))
 
     def _clear_partial_writes(self) -> None:
         # A .tmp file is a write that never reached os.replace: by construction incomplete.

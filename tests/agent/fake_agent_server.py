@@ -3,8 +3,9 @@
 It implements what the agent relies on — enrolment with a secret, node-key authentication,
 gzip bodies, schema validation (400 naming the field), a size limit (413), report_id
 idempotency (200 duplicate), heartbeats that need known facts (409 facts_required) and the
-config endpoint — plus switches to misbehave: fail with a status, answer slowly, store a
-report and then fail the answer (a lost response), revoke every node key, forget facts.
+config endpoint — plus switches to misbehave: fail with a status (and headers such as
+Retry-After), answer slowly, store a report and then fail the answer (a lost response),
+revoke every node key, forget facts, refuse one report forever with a 5xx (poison).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Trouble:
     delay_s: float = 0.0
     store_then_fail: bool = False
     body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -72,6 +74,7 @@ class FakeAgentServer:
         self.stored_order: list[str] = []
         self.log: list[dict[str, Any]] = []
         self.troubles: list[Trouble] = []
+        self.poisoned: dict[str, int] = {}  # report_id -> the status it always gets
         self.down = False
         self._server = _Listener(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
@@ -94,9 +97,24 @@ class FakeAgentServer:
 
     # -- switches --------------------------------------------------------------------------
 
-    def fail(self, endpoint: str, status: int, *, times: int = 1, body: dict[str, Any] | None = None) -> None:
+    def fail(
+        self,
+        endpoint: str,
+        status: int,
+        *,
+        times: int = 1,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         with self.lock:
-            self.troubles.extend(Trouble(endpoint, status=status, body=body) for _ in range(times))
+            self.troubles.extend(
+                Trouble(endpoint, status=status, body=body, headers=dict(headers or {})) for _ in range(times)
+            )
+
+    def poison(self, report_id: str, status: int = 500) -> None:
+        """Answer ``status`` to every check-in of this report, as a server bug would."""
+        with self.lock:
+            self.poisoned[report_id] = status
 
     def slow(self, endpoint: str, delay_s: float, *, times: int = 1) -> None:
         with self.lock:
@@ -132,6 +150,12 @@ class FakeAgentServer:
         return None
 
     def handle(self, method: str, path: str, headers: Any, raw: bytes) -> tuple[int, dict[str, Any]]:
+        status, answer, _ = self.handle_with_headers(method, path, headers, raw)
+        return status, answer
+
+    def handle_with_headers(
+        self, method: str, path: str, headers: Any, raw: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
         endpoint = path.removeprefix(PREFIX + "/").split("?")[0]
         entry: dict[str, Any] = {"endpoint": endpoint, "method": method, "gzip": False}
         with self.lock:
@@ -141,16 +165,17 @@ class FakeAgentServer:
             time.sleep(trouble.delay_s)
         if self.down:
             entry["status"] = 503
-            return 503, {"error": "unavailable"}
+            return 503, {"error": "unavailable"}, {}
         if trouble and trouble.status and not trouble.store_then_fail:
             entry["status"] = trouble.status
-            return trouble.status, trouble.body or {"error": "scripted", "detail": f"HTTP {trouble.status}"}
+            answer = trouble.body or {"error": "scripted", "detail": f"HTTP {trouble.status}"}
+            return trouble.status, answer, trouble.headers
         status, answer = self._dispatch(method, endpoint, headers, raw, entry)
         entry["status"] = status
         if trouble and trouble.store_then_fail:
             entry["status"] = trouble.status
-            return trouble.status or 502, {"error": "bad_gateway"}
-        return status, answer
+            return trouble.status or 502, {"error": "bad_gateway"}, {}
+        return status, answer, {}
 
     def _dispatch(
         self, method: str, endpoint: str, headers: Any, raw: bytes, entry: dict[str, Any]
@@ -210,6 +235,11 @@ class FakeAgentServer:
         device = self._authenticate(headers)
         entry["report_id"] = body["report_id"]
         entry["has_facts"] = "facts" in body
+        entry["dead_lettered_reports"] = body.get("dead_lettered_reports")
+        with self.lock:
+            poisoned = self.poisoned.get(body["report_id"])
+        if poisoned:
+            return poisoned, {"error": "server_error", "detail": "a bug on the server"}
         if device is None:
             return 401, {"error": "node_invalid", "detail": "unknown node key"}
         answer = {
@@ -235,10 +265,12 @@ class FakeAgentServer:
             def _respond(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
-                status, answer = fake.handle(method, self.path, self.headers, raw)
+                status, answer, extra = fake.handle_with_headers(method, self.path, self.headers, raw)
                 data = json.dumps(answer).encode()
                 try:
                     self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()

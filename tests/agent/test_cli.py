@@ -19,7 +19,9 @@ from .fake_agent_server import FakeAgentServer, running_server
 
 SECRET = "correct-horse-battery"
 CTI = "https://acme.my.salesforce.com"
-SUBCOMMANDS = ["check", "collect", "enroll", "run", "status", "bundle", "simulate", "osquery-extension"]
+SUBCOMMANDS = [
+    "check", "collect", "enroll", "run", "status", "requeue-dead", "bundle", "simulate", "osquery-extension"
+]
 
 
 @pytest.fixture

@@ -208,7 +208,7 @@ def test_compose_starts_the_app_after_migrations_on_healthy_backends() -> None:
     [
         ("db", "pg_isready"),
         ("redis", "redis-cli ping"),
-        ("web", "http://localhost:8000/healthz"),
+        ("web", "http://localhost:8000/healthz/ready"),
         ("worker", "celery -A server inspect ping"),
     ],
 )
@@ -708,8 +708,12 @@ def test_k8s_web_collects_static_files_before_serving_and_probes_healthz() -> No
     assert command_line(init["command"]) == "python manage.py collectstatic --noinput"
     (web,) = spec["containers"]
     probe = web["readinessProbe"]["httpGet"]
-    assert probe["path"] == "/healthz"
+    # Readiness needs PostgreSQL only: with Redis stopped the pods stay in service (issue 11).
+    assert probe["path"] == "/healthz/ready"
     assert {"name": "Host", "value": "localhost"} in probe["httpHeaders"]
+    liveness = web["livenessProbe"]["httpGet"]
+    assert liveness["path"] == "/healthz/live"
+    assert {"name": "Host", "value": "localhost"} in liveness["httpHeaders"]
     allowed = k8s_object("ConfigMap", "readyfloor-config")["data"]["ALLOWED_HOSTS"].split(",")
     assert "localhost" in allowed
 
