@@ -4,15 +4,16 @@ which is what makes acks_late + reject_on_worker_lost safe here."""
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+from dataclasses import asdict
+from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
 from server.compliance import evaluation
-from server.fleet.models import CheckIn
+from server.fleet import partitions
 
 log = logging.getLogger(__name__)
 
@@ -45,10 +46,11 @@ def sweep() -> dict[str, int]:
 
 
 @shared_task(**IDEMPOTENT)
-def purge_old_checkins() -> int:
-    cutoff = timezone.now() - dt.timedelta(days=settings.READYFLOOR_CHECKIN_RETENTION_DAYS)
-    deleted, _ = CheckIn.objects.filter(received_at__lt=cutoff).exclude(evaluated_at=None).delete()
-    return deleted
+def purge_old_checkins() -> dict[str, Any]:
+    """Hourly: the check-in table's partitions for the next days made, the days past
+    retention dropped whole (server/fleet/partitions.py)."""
+    done = partitions.maintain(timezone.now(), settings.READYFLOOR_CHECKIN_RETENTION_DAYS)
+    return asdict(done)
 
 
 def queue_checkin_evaluation(checkin_id: int) -> None:
