@@ -59,6 +59,9 @@ def database_from_url(url: str) -> dict:
         # PostgreSQL connection per request would cost more than the work itself.
         "CONN_MAX_AGE": envint("DB_CONN_MAX_AGE", 300),
         "CONN_HEALTH_CHECKS": True,
+        # Behind PgBouncer in transaction mode a DECLAREd cursor (QuerySet.iterator(), the CSV
+        # exports) could be fetched from on another server connection: turn them off there.
+        "DISABLE_SERVER_SIDE_CURSORS": envbool("DB_DISABLE_SERVER_SIDE_CURSORS", False),
         "OPTIONS": {"connect_timeout": 5, **query, "prepare_threshold": prepare_threshold},
         "TEST": {"NAME": os.getenv("TEST_DATABASE_NAME") or None},
     }
@@ -123,6 +126,18 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
+
+# DATABASE_REPLICA_URL: a streaming replica of DATABASE_URL. Dashboards and the operator API's
+# GETs read from it, everything else uses the primary (server/replica.py).
+DATABASE_REPLICA_URL = os.getenv("DATABASE_REPLICA_URL", "")
+READYFLOOR_REPLICA_NAMESPACES = envlist("READYFLOOR_REPLICA_NAMESPACES", "dashboards,api")
+READYFLOOR_REPLICA_STICKY_S = envint("READYFLOOR_REPLICA_STICKY_S", 10)
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = database_from_url(DATABASE_REPLICA_URL)
+    # Tests read the replica through the test database of the primary.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["server.replica.ReplicaRouter"]
+    MIDDLEWARE.append("server.replica.ReplicaReadsMiddleware")
 
 ROOT_URLCONF = "server.urls"
 WSGI_APPLICATION = "server.wsgi.application"

@@ -9,8 +9,9 @@ change on 100k seats never sits in front of the flag of a seat that just failed.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
+from dataclasses import asdict
+from typing import Any
 
 import kombu.exceptions
 from celery import shared_task
@@ -19,7 +20,7 @@ from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from server.compliance import evaluation, history
-from server.fleet.models import CheckIn
+from server.fleet import partitions
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +72,11 @@ def sweep() -> dict[str, int]:
 
 
 @shared_task(**IDEMPOTENT, **RETRIED)
-def purge_old_checkins() -> int:
-    cutoff = timezone.now() - dt.timedelta(days=settings.READYFLOOR_CHECKIN_RETENTION_DAYS)
-    deleted, _ = CheckIn.objects.filter(received_at__lt=cutoff).exclude(evaluated_at=None).delete()
-    return deleted
+def purge_old_checkins() -> dict[str, Any]:
+    """Hourly: the check-in table's partitions for the next days made, the days past
+    retention dropped whole (server/fleet/partitions.py)."""
+    done = partitions.maintain(timezone.now(), settings.READYFLOOR_CHECKIN_RETENTION_DAYS)
+    return asdict(done)
 
 
 @shared_task(**IDEMPOTENT, **RETRIED)

@@ -296,8 +296,10 @@ def record_checkin(
     their snapshot (content-addressed, so a snapshot left by a failed request is harmless)."""
     received_at = received_at or timezone.now()
     # An agent with a clock in the future must not pin its facts forever: later reports
-    # would all look older. Its collection time is capped at our receive time.
-    collected_at = min(parse_collected_at(body["collected_at"]), received_at)
+    # would all look older. Its collection time is capped at our receive time. Uncapped, it
+    # is the check-in's partition key, the same in every resend (see CheckIn).
+    agent_collected_at = parse_collected_at(body["collected_at"])
+    collected_at = min(agent_collected_at, received_at)
     report_id = uuid.UUID(body["report_id"])
 
     if "facts" in body:
@@ -327,6 +329,7 @@ def record_checkin(
         device_id=device.pk,
         report_id=report_id,
         collected_at=collected_at,
+        agent_collected_at=agent_collected_at,
         received_at=received_at,
         digest=digest,
         snapshot_id=snapshot_id,
@@ -384,13 +387,14 @@ def record_heartbeat(
     change), so this is the one place where authentication, the replay check, the insert,
     the device update and the policy lookup share a single round trip to PostgreSQL."""
     received_at = received_at or timezone.now()
-    collected_at = min(parse_collected_at(body["collected_at"]), received_at)
+    agent_collected_at = parse_collected_at(body["collected_at"])
     row = fetch_one_prepared(
         _heartbeat_sql(),
         {
             "key": node_key_hash,
             "report": uuid.UUID(body["report_id"]),
-            "collected": collected_at,
+            "collected": min(agent_collected_at, received_at),
+            "agent_collected": agent_collected_at,
             "received": received_at,
             "digest": body["facts_hash"],
             "agent_version": body["agent_version"],
@@ -412,10 +416,12 @@ def _heartbeat_sql() -> str:
               AND (readiness IS NULL OR readiness NOT IN ({waiting}))
         ), accepted AS (
             INSERT INTO {CheckIn._meta.db_table}
-                (device_id, report_id, collected_at, received_at, facts_hash, agent_version, evaluated_at)
-            SELECT id, %(report)s, %(collected)s, %(received)s, %(digest)s, %(agent_version)s, %(received)s
+                (device_id, report_id, collected_at, agent_collected_at, received_at, facts_hash,
+                 agent_version, evaluated_at)
+            SELECT id, %(report)s, %(collected)s, %(agent_collected)s, %(received)s, %(digest)s,
+                   %(agent_version)s, %(received)s
             FROM quiet
-            ON CONFLICT (report_id) DO NOTHING
+            ON CONFLICT (report_id, agent_collected_at) DO NOTHING
             RETURNING id, device_id
         ), touched AS (
             UPDATE {Device._meta.db_table} d SET
@@ -465,6 +471,7 @@ def _accept_checkin(
     device_id: int,
     report_id: uuid.UUID,
     collected_at: dt.datetime,
+    agent_collected_at: dt.datetime,
     received_at: dt.datetime,
     digest: str,
     snapshot_id: int | None,
@@ -484,10 +491,11 @@ def _accept_checkin(
         f"""
         WITH accepted AS (
             INSERT INTO {CheckIn._meta.db_table}
-                (device_id, report_id, collected_at, received_at, facts_hash, agent_version, evaluated_at)
-            VALUES (%(device)s, %(report)s, %(collected)s, %(received)s, %(digest)s, %(agent_version)s,
-                    %(evaluated)s)
-            ON CONFLICT (report_id) DO NOTHING
+                (device_id, report_id, collected_at, agent_collected_at, received_at, facts_hash,
+                 agent_version, evaluated_at)
+            VALUES (%(device)s, %(report)s, %(collected)s, %(agent_collected)s, %(received)s, %(digest)s,
+                    %(agent_version)s, %(evaluated)s)
+            ON CONFLICT (report_id, agent_collected_at) DO NOTHING
             RETURNING id
         ), touched AS (
             UPDATE {Device._meta.db_table} SET
@@ -505,6 +513,7 @@ def _accept_checkin(
             "device": device_id,
             "report": report_id,
             "collected": collected_at,
+            "agent_collected": agent_collected_at,
             "received": received_at,
             "digest": digest,
             "snapshot": snapshot_id,

@@ -178,13 +178,26 @@ class Device(models.Model):
 
 
 class CheckIn(models.Model):
-    """One accepted report. `report_id` makes replays from the agent's spool no-ops."""
+    """One accepted report. `report_id` makes replays from the agent's spool no-ops.
+
+    The table is partitioned by day of `agent_collected_at` (PostgreSQL declarative range
+    partitioning, migration 0003 and server/fleet/partitions.py), so the retention purge drops
+    whole days instead of deleting rows. PostgreSQL allows a unique index on a partitioned
+    table only if it contains the partition key; the key is therefore the collection time
+    exactly as the agent sent it, which every resend of a report repeats byte for byte (the
+    spool keeps the body). A replay lands in the partition of its first copy, where the unique
+    (report_id, agent_collected_at) index refuses it. `collected_at` is the same time capped at
+    our receive time (an agent clock in the future must not pin its facts), so it cannot be
+    the key: a replay received later would be capped differently."""
 
     # No index of its own: the (device, -collected_at) index below starts with it, and every
     # index is written once per check-in, the server's most frequent insert.
     device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="checkins", db_index=False)
-    report_id = models.UUIDField(unique=True)
+    report_id = models.UUIDField()
     collected_at = models.DateTimeField()
+    agent_collected_at = models.DateTimeField(
+        default=now, help_text="collected_at as the agent sent it (its clock); the partition key."
+    )
     received_at = models.DateTimeField(default=now)
     facts_hash = models.CharField(max_length=64)
     agent_version = models.CharField(max_length=50, blank=True)
@@ -194,6 +207,9 @@ class CheckIn(models.Model):
 
     class Meta:
         ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["report_id", "agent_collected_at"], name="checkin_report_once"),
+        ]
         indexes = [
             models.Index(fields=["device", "-collected_at"]),
             models.Index(
