@@ -227,6 +227,8 @@ READYFLOOR_CHECKIN_INTERVAL_S = envint("READYFLOOR_CHECKIN_INTERVAL_S", 60)
 READYFLOOR_SWEEP_INTERVAL_S = envint("READYFLOOR_SWEEP_INTERVAL_S", 30)
 # An accepted check-in whose evaluation has not run after this long is re-queued.
 READYFLOOR_REQUEUE_AFTER_S = envint("READYFLOOR_REQUEUE_AFTER_S", 60)
+# How long a fix link for the person at a seat stays valid (a shift, by default).
+READYFLOOR_FIX_LINK_HOURS = envint("READYFLOOR_FIX_LINK_HOURS", 12)
 # Check-in rows older than this are purged (facts snapshots and results are kept).
 READYFLOOR_CHECKIN_RETENTION_DAYS = envint("READYFLOOR_CHECKIN_RETENTION_DAYS", 14)
 
