@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dashboards import figures
-from dashboards.views import role_required
+from dashboards.views import fix_link_url, role_required
 from server.fleet.models import Floor
 from server.roles import scope
 from server.shifts.board import board_for
@@ -52,6 +52,14 @@ def shift_board(request: HttpRequest) -> HttpResponse:
         + f"?floor={floor.pk}&kiosk=1"
         + (f"&shift={board.shift.pk}" if board.shift else ""),
         "styles": {style.value: style for style in figures.STATUSES},
+        # A link per seat to hand to the person sitting there (copy it into a chat).
+        "fix_links": {}
+        if kiosk
+        else {
+            item.seat.pk: fix_link_url(request, item.seat)
+            for item in board.attention
+            if scope.can_act_on(request.user, item.seat, scope.Action.SEND_FIX_LINK)
+        },
     }
     with timezone.override(zone):
         return render(request, "dashboards/board.html", context)

@@ -31,6 +31,7 @@ from dashboards import figures
 from server.acknowledgements.acknowledging import AcknowledgedFailures, annotate_acknowledgements
 from server.compliance import history
 from server.compliance.models import CheckResult, CheckState, SeatEvent
+from server.fleet import fixlinks
 from server.fleet.models import Device, Floor, Readiness, Seat
 from server.roles import scope
 
@@ -165,9 +166,26 @@ def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
         "floor_url": reverse("dashboards:floor") + f"?floor={seat.floor_id}",
         "api_url": reverse("api:seat", args=[seat.pk]),
         "timezone_name": str(zone),
+        **seat_help_context(request, seat),
     }
     with timezone.override(zone):
         return render(request, "dashboards/seat.html", context)
+
+
+def fix_link_url(request: HttpRequest, seat: Seat) -> str:
+    return request.build_absolute_uri(reverse("dashboards:fix", args=[fixlinks.token_for(seat)]))
+
+
+def seat_help_context(request: HttpRequest, seat: Seat) -> dict[str, Any]:
+    """What the seat page shows of rechecks and fix links, by what the viewer may do."""
+    device = getattr(seat, "device", None)
+    may_send = scope.can_act_on(request.user, seat, scope.Action.SEND_FIX_LINK)
+    return {
+        "can_recheck": device is not None and scope.can_act_on(request.user, seat, scope.Action.RECHECK),
+        "recheck": device.recheck_progress() if device else "",
+        "fix_link": fix_link_url(request, seat) if may_send else "",
+        "fix_link_hours": fixlinks.max_age().total_seconds() // 3600,
+    }
 
 
 @require_GET

@@ -289,6 +289,8 @@ READYFLOOR_BULK_CHUNK = envint("READYFLOOR_BULK_CHUNK", 1000)
 # Per-check transitions and the floors' hourly counts older than this are purged (daily):
 # at least 400 days, so this month can be set against the same month last year.
 READYFLOOR_HISTORY_RETENTION_DAYS = max(400, envint("READYFLOOR_HISTORY_RETENTION_DAYS", 400))
+# How long a fix link for the person at a seat stays valid (a shift, by default).
+READYFLOOR_FIX_LINK_HOURS = envint("READYFLOOR_FIX_LINK_HOURS", 12)
 # Check-in rows older than this are purged (facts snapshots and results are kept).
 READYFLOOR_CHECKIN_RETENTION_DAYS = envint("READYFLOOR_CHECKIN_RETENTION_DAYS", 14)
 

@@ -196,31 +196,43 @@ class EnrollView(AgentView):
 class CheckinView(AgentView):
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         outcome = ingest.checkin(node_key_of(request), body)
-        return accepted(outcome.duplicate, outcome.policy_id, outcome.policy_digest, outcome.floor_id)
+        return accepted(
+            outcome.duplicate, outcome.policy_id, outcome.policy_digest, outcome.floor_id, outcome.recheck
+        )
+
+
+# A recheck answer asks for the next report at the agent's shortest interval: it collects anew then.
+RECHECK_INTERVAL_S = 5
 
 
 def accepted(
-    duplicate: bool, policy_id: int | None, policy_digest: str | None, floor_id: int | None = None
+    duplicate: bool,
+    policy_id: int | None,
+    policy_digest: str | None,
+    floor_id: int | None = None,
+    recheck: bool = False,
 ) -> HttpResponse:
     interval, config_version = governing.checkin_answer(policy_id, policy_digest)
     # In the minutes before a shift its floor reports more often, so the board is current.
-    interval = lead_time.interval_for(floor_id, interval)
+    interval = RECHECK_INTERVAL_S if recheck else lead_time.interval_for(floor_id, interval)
     return HttpResponse(
-        _accepted_body(duplicate, interval, config_version),
+        _accepted_body(duplicate, interval, config_version, recheck),
         content_type="application/json",
         status=200 if duplicate else 202,
     )
 
 
 @functools.lru_cache(maxsize=256)
-def _accepted_body(duplicate: bool, interval: int, config_version: str) -> bytes:
+def _accepted_body(duplicate: bool, interval: int, config_version: str, recheck: bool = False) -> bytes:
     # A floor gets the same few answers all day: encode each once per process.
-    answer = {
+    answer: dict[str, Any] = {
         "status": "accepted",
         "duplicate": duplicate,
         "next_checkin_s": interval,
         "config_version": config_version,
     }
+    if recheck:
+        answer["recheck"] = True
     return json.dumps(answer).encode()
 
 

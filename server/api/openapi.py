@@ -45,8 +45,15 @@ def _components() -> dict[str, Any]:
         "properties": {
             "status": {"const": "accepted"},
             "duplicate": {"type": "boolean", "description": "True when this report_id was already stored."},
-            "next_checkin_s": {"type": "integer"},
+            "next_checkin_s": {
+                "type": "integer",
+                "description": "When to report next: the policy's interval, shorter in a shift's lead time.",
+            },
             "config_version": {"type": "string"},
+            "recheck": {
+                "type": "boolean",
+                "description": "True when a person asked for a recheck: collect and report at once.",
+            },
         },
     }
     return schemas

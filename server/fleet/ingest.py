@@ -177,6 +177,8 @@ class Accepted:
     policy_digest: str | None
     # The seat's floor, whose shifts may ask its agents to report more often.
     floor_id: int | None = None
+    # A person asked for a recheck: this answer asks the agent to collect and report at once.
+    recheck: bool = False
 
 
 def checkin(node_key: str, body: Any, received_at: dt.datetime | None = None) -> Accepted:
@@ -198,7 +200,11 @@ def checkin(node_key: str, body: Any, received_at: dt.datetime | None = None) ->
             raise NodeInvalid
         if heartbeat.quiet:
             return Accepted(
-                heartbeat.checkin_id is None, heartbeat.policy_id, heartbeat.policy_digest, heartbeat.floor_id
+                heartbeat.checkin_id is None,
+                heartbeat.policy_id,
+                heartbeat.policy_digest,
+                heartbeat.floor_id,
+                recheck=heartbeat.recheck_pending and hand_over_recheck(heartbeat.device_id, received_at),
             )
         device = heartbeat.device()
     else:
@@ -215,7 +221,22 @@ def checkin(node_key: str, body: Any, received_at: dt.datetime | None = None) ->
         device = found
     outcome = record_checkin(device, body, received_at=received_at, held=held)
     floor_id = device.seat.floor_id if device.seat_id is not None else None
-    return Accepted(outcome.duplicate, device.governing_policy_id, device.governing_policy_digest, floor_id)
+    recheck = device.recheck_pending and hand_over_recheck(device.pk, received_at)
+    return Accepted(
+        outcome.duplicate, device.governing_policy_id, device.governing_policy_digest, floor_id, recheck
+    )
+
+
+def hand_over_recheck(device_id: int, now: dt.datetime) -> bool:
+    """Mark a pending recheck as handed to the agent; False if another request got it first
+    (two reports racing), so one answer carries it. Runs only while a recheck is pending."""
+    row = fetch_one_prepared(
+        f"UPDATE {Device._meta.db_table} SET recheck_sent_at = %(now)s"
+        " WHERE id = %(device)s AND recheck_requested_at IS NOT NULL"
+        " AND (recheck_sent_at IS NULL OR recheck_sent_at < recheck_requested_at) RETURNING id",
+        {"now": now, "device": device_id},
+    )
+    return row is not None
 
 
 @functools.lru_cache(maxsize=1)
@@ -372,9 +393,19 @@ class Heartbeat(NamedTuple):
     def floor_id(self) -> int | None:
         return self.row[len(Device._meta.concrete_fields)]
 
+    @property
+    def recheck_pending(self) -> bool:
+        requested, sent = self.row[_RECHECK_REQUESTED], self.row[_RECHECK_SENT]
+        return requested is not None and (sent is None or sent < requested)
+
     def device(self) -> Device:
         """The authenticated device, as `authenticate` returns it, without asking again."""
         return _caller_from_row(self.row)
+
+
+_DEVICE_COLUMNS = [field.name for field in Device._meta.concrete_fields]
+_RECHECK_REQUESTED = _DEVICE_COLUMNS.index("recheck_requested_at")
+_RECHECK_SENT = _DEVICE_COLUMNS.index("recheck_sent_at")
 
 
 def record_heartbeat(

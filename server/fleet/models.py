@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import secrets
 
 from django.contrib.postgres.indexes import BrinIndex
 from django.db import models
+from django.utils import timezone
 from django.utils.timezone import now
 from readyfloor_agent import checks
 
@@ -154,6 +156,11 @@ class Device(models.Model):
     dropped_reports = models.PositiveIntegerField(
         default=0, help_text="Reports the agent's spool had to drop while the server was away."
     )
+    # "Recheck now" (the seat page, the fix link): asked by a person, handed to the agent in its next
+    # check-in answer, which asks it to collect and report at once. Pages compare the two with
+    # last_seen_at to say where the recheck is.
+    recheck_requested_at = models.DateTimeField(null=True, blank=True)
+    recheck_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["hostname"]
@@ -171,6 +178,33 @@ class Device(models.Model):
         if not node_key:
             return None
         return cls.objects.select_related("seat").filter(node_key_hash=sha256_hex(node_key)).first()
+
+    def request_recheck(self, now: dt.datetime | None = None) -> None:
+        """Ask the agent to collect and report at its next check-in (one update, however often asked)."""
+        self.recheck_requested_at = now or timezone.now()
+        Device.objects.filter(pk=self.pk).update(recheck_requested_at=self.recheck_requested_at)
+
+    @property
+    def recheck_pending(self) -> bool:
+        """Asked for, and not yet handed to the agent."""
+        return self.recheck_requested_at is not None and (
+            self.recheck_sent_at is None or self.recheck_sent_at < self.recheck_requested_at
+        )
+
+    def recheck_progress(self) -> str:
+        """Where the last recheck is: 'waiting' for the agent's next check-in, 'sent' to the agent
+        (collecting now), 'done' (it reported since), or '' when none was asked for."""
+        if self.recheck_requested_at is None:
+            return ""
+        if self.recheck_pending:
+            return "waiting"
+        if (
+            self.last_seen_at is not None
+            and self.recheck_sent_at
+            and self.last_seen_at > self.recheck_sent_at
+        ):
+            return "done"
+        return "sent"
 
     def revoke_node_key(self) -> None:
         self.node_key_hash = None

@@ -7,7 +7,8 @@ agent rebuilds both, and nothing here knows about Django or the network.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -117,6 +118,18 @@ class Fix:
 
     def to_dict(self) -> dict[str, Any]:
         return {"steps": list(self.steps), "it_note": self.it_note}
+
+    def naming(self, origins: Iterable[str]) -> Fix:
+        """The same steps with the softphone named by the site the policy gives, so the person at
+        the seat reads "the softphone page (acme.my.salesforce.com)" instead of an example."""
+        hosts = [origin.host for origin in (Origin.parse(text) for text in origins) if origin is not None]
+        if not hosts:
+            return self
+        named = f"the softphone page ({' or '.join(hosts)})"
+        return Fix(tuple(_SOFTPHONE_PAGE.sub(named, step) for step in self.steps), self.it_note)
+
+
+_SOFTPHONE_PAGE = re.compile(r"the softphone page(?: \(for example your Salesforce or HubSpot tab\))?")
 
 
 @dataclass(frozen=True)
