@@ -171,9 +171,13 @@ def webhook_headers(delivery: Delivery, body: bytes, timestamp: int | None = Non
 
 def post_webhook(delivery: Delivery) -> SendResult:
     body = delivery.body.encode()
-    request = urllib.request.Request(
-        delivery.channel.url, data=body, headers=webhook_headers(delivery, body), method="POST"
-    )
+    return post(delivery.channel.url, body, webhook_headers(delivery, body))
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> SendResult:
+    """One bounded POST, redirects refused; any failure becomes a SendResult worth retrying.
+    Also used by the reports app for its signed webhooks."""
+    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
     try:
         with _opener.open(request, timeout=settings.READYFLOOR_ALERT_HTTP_TIMEOUT_S) as response:
             excerpt = response.read(EXCERPT_CHARS).decode(errors="replace")
