@@ -7,6 +7,11 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test install lint bench bench-ingest bench-agent bench-capacity bench-faults bench-reconnect clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
+	@# Report PDFs (WeasyPrint) need Debian's pango and a font; installed here if missing (needs root).
+	@ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi 'DejaVu Sans' || \
+		(echo "installing Debian's pango and DejaVu fonts for the report PDFs"; \
+		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		   libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core) >/dev/null)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -37,4 +37,11 @@ app.conf.beat_schedule = {
         "schedule": 60.0,
     },
     "purge-old-history": {"task": "server.compliance.tasks.purge_old_history", "schedule": 86400.0},
+    # "N minutes before each shift" reports: which are due is worked out from the shifts each tick.
+    # Daily, weekly and cron reports are rows of their own in django-celery-beat's tables.
+    "report-shift-tick": {
+        "task": "server.reports.tasks.tick",
+        "schedule": float(os.getenv("READYFLOOR_REPORT_TICK_S", "60")),
+    },
+    "purge-old-reports": {"task": "server.reports.tasks.purge", "schedule": 86400.0},
 }

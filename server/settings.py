@@ -107,6 +107,9 @@ INSTALLED_APPS = [
     "server.shifts",
     "server.acknowledgements",
     "server.alerts",
+    "server.reports",
+    # Database-backed beat schedule: report schedules are rows the running beat re-reads.
+    "django_celery_beat",
     "server.agent_api",
     "server.api",
     "server.demo",
@@ -273,6 +276,10 @@ if BROKER_IS_AMQP:
     CELERY_TASK_DEFAULT_DELIVERY_MODE = "persistent"
     CELERY_TASK_CREATE_MISSING_QUEUES = True
 CELERY_TIMEZONE = TIME_ZONE
+# Beat reads its schedule from PostgreSQL (django-celery-beat): the fixed jobs of server/celery.py
+# are written there at start, report schedules are rows edited in the admin or on the reports page,
+# and a running beat notices an edit by itself. Its "last run" times survive a restart too.
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 # --- ReadyFloor --------------------------------------------------------------------------
 # Largest check-in body accepted, compressed or not (a full report is a few KB).
@@ -322,6 +329,20 @@ EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
 EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.getenv("DEFAULT_FROM_EMAIL", "ReadyFloor <readyfloor@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- Reports -----------------------------------------------------------------------------
+# Runs (and their files) older than this are purged by a daily beat job.
+READYFLOOR_REPORT_RETENTION_DAYS = envint("READYFLOOR_REPORT_RETENTION_DAYS", 90)
+# An email attaches the files up to this total size, and links to the archive above it.
+READYFLOOR_REPORT_ATTACH_MAX_BYTES = envint("READYFLOOR_REPORT_ATTACH_MAX_BYTES", 10 * 1024 * 1024)
+# Delivery tries before a report delivery is marked failed (backoff as alerts: base · 2^n, jittered).
+READYFLOOR_REPORT_MAX_ATTEMPTS = envint("READYFLOOR_REPORT_MAX_ATTEMPTS", 6)
+# How often beat looks for "N minutes before each shift" reports that are due.
+READYFLOOR_REPORT_TICK_S = envint("READYFLOOR_REPORT_TICK_S", 60)
+# A due time missed by longer than this (beat was down) is skipped rather than sent late.
+READYFLOOR_REPORT_GRACE_MIN = envint("READYFLOOR_REPORT_GRACE_MIN", 15)
+# The PDF lists at most this many seats per table (the CSV has every seat); paper has limits.
+READYFLOOR_REPORT_PDF_MAX_ROWS = envint("READYFLOOR_REPORT_PDF_MAX_ROWS", 2000)
 
 LOGGING = {
     "version": 1,

@@ -161,21 +161,26 @@ def webhook_headers(delivery: Delivery, body: bytes, timestamp: int | None = Non
 
 
 def post_webhook(delivery: Delivery) -> SendResult:
-    """One POST, bounded by READYFLOOR_ALERT_HTTP_TIMEOUT_S per connect and per read.
+    body = delivery.body.encode()
+    return post(delivery.channel.url, body, webhook_headers(delivery, body))
+
+
+def post(url_text: str, body: bytes, headers: dict[str, str]) -> SendResult:
+    """One POST, bounded by READYFLOOR_ALERT_HTTP_TIMEOUT_S per connect and per read; any failure
+    becomes a SendResult worth retrying. Also used by the reports app for its signed webhooks.
 
     http.client rather than urllib: header names go out exactly as documented (urllib would
     send "Readyfloor-signature", which trips receivers that look headers up case-sensitively),
     and a redirect is not followed (a redirected POST would arrive as a GET without its body):
     any 3xx is a failure to fix in the channel's URL."""
-    body = delivery.body.encode()
-    url = urlsplit(delivery.channel.url)
+    url = urlsplit(url_text)
     if url.scheme not in {"http", "https"} or not url.hostname:
-        return SendResult(ok=False, error=f"not an http(s) URL: {delivery.channel.url!r}")
+        return SendResult(ok=False, error=f"not an http(s) URL: {url_text!r}")
     connection_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
     connection = connection_class(url.hostname, url.port, timeout=settings.READYFLOOR_ALERT_HTTP_TIMEOUT_S)
     try:
-        connection.request("POST", path, body=body, headers=webhook_headers(delivery, body))
+        connection.request("POST", path, body=body, headers=headers)
         response = connection.getresponse()
         excerpt = response.read(EXCERPT_CHARS).decode(errors="replace")
         ok = 200 <= response.status < 300

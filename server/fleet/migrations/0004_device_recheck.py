@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fleet', '0002_checkin_indexes'),
+        ('fleet', '0003_checkin_partitioned_by_day'),
     ]
 
     operations = [
