@@ -46,6 +46,8 @@ class Rule:
     filtered: Callable[[World], list[str]] = lambda world: []
     # Routes that only exist in some runs (e.g. bench-only endpoints).
     optional: bool = False
+    # How the refused URLs are asked: an action (recheck) is a POST.
+    method: Literal["get", "post"] = "get"
 
 
 ADMIN = Rule("admin", "the admin is the IT admins' alone: anyone else is sent to its login page")
@@ -56,6 +58,14 @@ ROUTES: dict[str, Rule] = {
     "admin:login": Rule("public", "the admin's sign-in form; says a supervisor may not go further"),
     "admin:logout": Rule("public", "signing out of the admin (POST)"),
     "healthz": Rule("public", "says whether PostgreSQL and Redis answer"),
+    "healthz-live": Rule("public", "liveness: the process answers"),
+    "healthz-ready": Rule("public", "readiness: PostgreSQL answers (Redis reported)"),
+    "dashboards:fix": Rule(
+        "public",
+        "a fix link: the signed, expiring token is the credential for one seat (like a node key); "
+        "pages hand links out only for seats the viewer may act on (tests/dashboards/test_seat_help.py)",
+    ),
+    "dashboards:fix_recheck": Rule("public", "Check again on a fix link: the same signed token (POST)"),
     "agent_api:enroll": Rule("public", "agent API: authenticated by enroll secret, not by a person"),
     "agent_api:checkin": Rule("public", "agent API: authenticated by node key"),
     "agent_api:config": Rule("public", "agent API: authenticated by node key"),
@@ -74,6 +84,18 @@ ROUTES: dict[str, Rule] = {
             f"/?floor={w.floor_b.pk}&status=all",
         ],
         filtered=lambda w: ["/", "/?status=all"],
+    ),
+    "dashboards:board": Rule(
+        "scoped",
+        "the shift board: floors outside the scope are not found; the picker lists only the scope",
+        refused=lambda w: [f"/board/?floor={w.floor_b.pk}", "/board/?floor=Mezzanine"],
+        filtered=lambda w: ["/board/", "/board/?kiosk=1"],
+    ),
+    "dashboards:seat_recheck": Rule(
+        "scoped",
+        "recheck now (POST): not found outside the scope",
+        refused=lambda w: [f"/seats/{w.seat_b.pk}/recheck"],
+        method="post",
     ),
     "dashboards:seat": Rule(
         "scoped", "a seat page: not found outside the scope", refused=lambda w: [f"/seats/{w.seat_b.pk}/"]
@@ -203,7 +225,7 @@ def test_a_supervisor_of_floor_a_gets_nothing_of_floor_b(client, supervisor, wor
 
     assert rule.refused(world) or rule.filtered(world), f"{key}: a scoped rule must try floor B"
     for url in rule.refused(world):
-        response = client.get(url)
+        response = getattr(client, rule.method)(url)
         assert response.status_code in (403, 404), (url, response.status_code)
         assert not leaks(response, url), (url, leaks(response, url))
     for url in rule.filtered(world):
@@ -218,6 +240,10 @@ def test_the_same_urls_do_reach_floor_b_for_an_it_admin(client, admin_user, worl
     rule = ROUTES[key]
     client.force_login(admin_user)
     for url in rule.refused(world):
+        if rule.method == "post":
+            # An action answers with a redirect back to the page it was asked from.
+            assert client.post(url).status_code == 303, url
+            continue
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
         assert any(marker in body_of(response) for marker in B_MARKERS), url
