@@ -185,7 +185,8 @@ def _exit_code_for(readiness: str) -> int:
 
 
 def _check_document(facts: dict[str, Any], policy: Any, policy_source: str) -> dict[str, Any]:
-    from .checks import evaluate, fix_for, get_check, readiness_of
+    from .checks import evaluate, fix_for, readiness_of, title_for
+    from .checks.model import BROWSER_NAMES
 
     results = evaluate(facts, policy)
     readiness = readiness_of(results).value
@@ -194,15 +195,18 @@ def _check_document(facts: dict[str, Any], policy: Any, policy_source: str) -> d
     rows = []
     for result in results:
         fix = None
+        # The browser a result is about (Edge, Chromium) words its title and fix; Chrome otherwise.
+        browser = result.evidence.get("browser")
+        browser = browser if isinstance(browser, str) and browser in BROWSER_NAMES else "chrome"
         if result.state.value in ("fail", "warn", "unknown") and os_name:
             try:
-                fix = fix_for(result.check_id, os_name).to_dict()
+                fix = fix_for(result.check_id, os_name, browser).to_dict()
             except (KeyError, ValueError):
                 fix = None
         rows.append(
             {
                 "check_id": result.check_id,
-                "title": get_check(result.check_id).title,
+                "title": title_for(result.check_id, browser),
                 "state": result.state.value,
                 "severity": result.severity,
                 "reason": result.reason,
