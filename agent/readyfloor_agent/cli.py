@@ -180,6 +180,34 @@ def _policy_for_check(args: argparse.Namespace, settings: Any, state: Any) -> tu
     return policy, source
 
 
+def _browsers_for_check(
+    args: argparse.Namespace, policy: Any, source: str, facts: dict[str, Any]
+) -> tuple[Any, str]:
+    """The browser(s) to judge: --browser, else the cached policy's, else (no policy known) the
+    Chromium-family browsers installed on the seat, so an Edge-only seat is judged as one."""
+    from .checks import Policy
+    from .checks.browsers import OTHER_BROWSERS
+
+    if args.browser:
+        chosen = tuple(dict.fromkeys(args.browser))
+        note = "--browser"
+    elif source.startswith("the server's policy"):
+        return policy, source
+    else:
+        chrome = facts.get("chrome") if isinstance(facts.get("chrome"), dict) else {}
+        others = facts.get("browsers") if isinstance(facts.get("browsers"), dict) else {}
+        installed = [
+            browser
+            for browser in OTHER_BROWSERS
+            if isinstance(others.get(browser), dict) and others[browser].get("installed") is True
+        ]
+        if chrome.get("installed") is not False or not installed:
+            return policy, source
+        chosen, note = tuple(installed), "the browsers installed on this seat (no policy names one)"
+    updated = Policy.from_dict({**policy.to_dict(), "browsers": list(chosen)})
+    return updated, f"{source}; browsers: {note}"
+
+
 def _exit_code_for(readiness: str) -> int:
     return {"ready": EXIT_READY, "at_risk": EXIT_AT_RISK}.get(readiness, EXIT_NOT_READY)
 
@@ -285,6 +313,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     state = _state(settings)
     facts = _collect_with_osquery(args, settings)
     policy, source = _policy_for_check(args, settings, state)
+    policy, source = _browsers_for_check(args, policy, source, facts)
     document = _check_document(facts, policy, source)
     if args.include_facts:
         document["facts"] = facts
@@ -639,6 +668,7 @@ examples:
   readyfloor-agent check --cti-origin https://acme.my.salesforce.com --cti-origin https://app.hubspot.com
   readyfloor-agent check --json > result.json
   readyfloor-agent check --bundle seat-a-01.zip
+  readyfloor-agent check --bundle edge-seat.zip --browser edge
 """,
     )
     check.add_argument(
@@ -646,6 +676,13 @@ examples:
         action="append",
         metavar="URL",
         help="a softphone site to check, e.g. https://acme.my.salesforce.com (repeatable)",
+    )
+    check.add_argument(
+        "--browser",
+        action="append",
+        choices=("chrome", "chromium", "edge"),
+        help="the browser the softphone runs in (repeatable; default: the server's policy, else the "
+        "Chromium-family browser installed here, Chrome first)",
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON (same exit codes)")
     check.add_argument("--include-facts", action="store_true", help="with --json: add the collected facts")

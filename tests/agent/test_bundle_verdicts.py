@@ -309,6 +309,33 @@ CASES: list[tuple[str, str, str, str, str, tuple[str, Any] | None]] = [
         "Chrome profile 'Personal' (Profile 1; the most recently used, as Local State could not be read)",
         ("chrome.last_used_profile", "Profile 1"),
     ),
+    # Chromium family: each browser with its own paths and words.
+    (
+        # Judged for a Chrome floor; test_browsers judges it for an Edge floor.
+        "windows-edge-policy-allowlist-misses-cti",
+        "not_ready",
+        "chrome.installed",
+        "fail",
+        "Google Chrome is not installed",
+        ("browsers.edge.installed", True),
+    ),
+    ("windows-edge-healthy", "not_ready", "chrome.installed", "fail", "Google Chrome is not installed", None),
+    (
+        "linux-chromium-snap-notifications-blocked",
+        "not_ready",
+        "chrome.installed",
+        "fail",
+        "Google Chrome is not installed",
+        ("browsers.chromium.installed", True),
+    ),
+    (
+        "macos-chrome-policy-mobileconfig",
+        "not_ready",
+        "chrome.mic.site",
+        "fail",
+        "AudioCaptureAllowed is off",
+        ("chrome.policy.AudioCaptureAllowed", False),
+    ),
     # 6. Contention
     ("windows-exclusive-mode-held", "at_risk", "os.mic.exclusive", "fail", "exclusive", None),
     ("linux-mic-held-by-other-app", "at_risk", "os.mic.in_use", "warn", "", None),

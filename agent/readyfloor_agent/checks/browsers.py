@@ -85,6 +85,8 @@ EDGE = Browser(
         ("/etc/opt/chrome/policies", "/etc/opt/edge/policies"),
         ("com.google.Chrome", "com.microsoft.edgemac"),
         ("three-dot menu", "three-dot menu (...)"),
+        ("Open Site settings and set", "Open Permissions for this site and set"),
+        ("then Site settings.", "then Permissions for this site."),
         ("GPO/Intune on Windows", "GPO/Intune under HKLM\\SOFTWARE\\Policies\\Microsoft\\Edge on Windows"),
         ("a configuration profile on macOS", "a configuration profile for com.microsoft.Edge on macOS"),
     ),
