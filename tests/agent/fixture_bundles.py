@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "bundles"
+# Outputs captured on real machines (their sources: tests/fixtures/real/SOURCES.md).
+REAL = Path(__file__).resolve().parent.parent / "fixtures" / "real"
+REAL_CORSAIR_SOURCE = "alsa_input.usb-Corsair_CORSAIR_HS70_Pro_Wireless_Gaming_Headset-00.mono-fallback"
 CTI = "https://acme.my.salesforce.com"
 CAPTURED_AT = "2024-05-14T08:02:11Z"
 UTC = dt.timezone.utc
@@ -1317,6 +1320,11 @@ def macos_cases() -> list[Bundle]:
             ),
         ),
         MacSeat("macos-only-builtin-mic", audio=[builtin_default, BUILTIN_SPEAKERS]),
+        MacSeat("macos-real-inzone-h3", audio_stdout=(REAL / "system-profiler-inzone-h3.json").read_text()),
+        MacSeat(
+            "macos-real-continuity-iphone",
+            audio_stdout=(REAL / "system-profiler-continuity-iphone.json").read_text(),
+        ),
         MacSeat(
             # A consumer gaming headset: no headset word in its name, no USB ids from
             # system_profiler, only its manufacturer says what it is.
@@ -1781,6 +1789,7 @@ class LinuxSeat:
     # How the sound server is read: "json" (pactl 16+), "text" (older pactl: no -f json),
     # "pacmd" (PulseAudio without pulseaudio-utils), "json-no-default" (no default source known).
     reader: str = "json"
+    real_sources_text: str | None = None  # with reader "text": a real `pactl list sources` output
 
     def build(self) -> Bundle:
         user = {"name": LINUX_USER, "home": LINUX_HOME, "uid": 1000, "sid": None, "agent_is_user": False}
@@ -1810,7 +1819,7 @@ class LinuxSeat:
         elif self.reader == "text":
             sources = self.sources if self.sources is not None else linux_sources()
             bundle.command([*pactl, "-f", "json", "list", "sources"], "", "pactl: invalid option -- 'f'\n", 1)
-            bundle.command([*pactl, "list", "sources"], pactl_text(sources))
+            bundle.command([*pactl, "list", "sources"], self.real_sources_text or pactl_text(sources))
             bundle.command([*pactl, "info"], pactl_info_text(self.default_source))
             bundle.command([*pactl, "list", "source-outputs"], "")
         elif self.reader == "pacmd":
@@ -1932,6 +1941,12 @@ def linux_cases() -> list[Bundle]:
         ),
         LinuxSeat("linux-pactl-text-pulseaudio-14", reader="text"),
         LinuxSeat("linux-pacmd-only", reader="pacmd"),
+        LinuxSeat(
+            "linux-real-pipewire-corsair-hs70",
+            reader="text",
+            real_sources_text=(REAL / "pactl-list-sources-pipewire-corsair-hs70.txt").read_text(),
+            default_source=REAL_CORSAIR_SOURCE,
+        ),
         LinuxSeat("linux-default-source-unknown", reader="json-no-default"),
         LinuxSeat("linux-headset-muted", sources=_muted(linux_sources(), mute=True)),
         LinuxSeat("linux-headset-volume-zero-text", reader="text", sources=_muted(linux_sources(), volume=0)),

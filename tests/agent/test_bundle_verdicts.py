@@ -336,6 +336,31 @@ CASES: list[tuple[str, str, str, str, str, tuple[str, Any] | None]] = [
         "AudioCaptureAllowed is off",
         ("chrome.policy.AudioCaptureAllowed", False),
     ),
+    # Outputs captured on real machines (tests/fixtures/real/SOURCES.md).
+    (
+        "macos-real-inzone-h3",
+        "ready",
+        "audio.headset.default",
+        "pass",
+        "INZONE H3 is the default input",
+        ("audio.inputs.0.manufacturer", "Sony"),
+    ),
+    (
+        "macos-real-continuity-iphone",
+        "not_ready",
+        "audio.headset.present",
+        "fail",
+        "iPhone (5) Microphone: a phone's microphone",
+        ("audio.enumeration", "listed"),
+    ),
+    (
+        "linux-real-pipewire-corsair-hs70",
+        "ready",
+        "audio.headset.present",
+        "pass",
+        "CORSAIR HS70 Pro Wireless Gaming Headset Mono is connected and active",
+        ("audio.inputs.0.muted", True),
+    ),
     # 6. Contention
     ("windows-exclusive-mode-held", "at_risk", "os.mic.exclusive", "fail", "exclusive", None),
     ("linux-mic-held-by-other-app", "at_risk", "os.mic.in_use", "warn", "", None),
