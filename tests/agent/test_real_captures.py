@@ -14,6 +14,7 @@ from .fixture_bundles import REAL
 INZONE = (REAL / "system-profiler-inzone-h3.json").read_text()
 CONTINUITY = (REAL / "system-profiler-continuity-iphone.json").read_text()
 PIPEWIRE = (REAL / "pactl-list-sources-pipewire-corsair-hs70.txt").read_text()
+PACMD = (REAL / "pacmd-list-sources-pulseaudio-4.txt").read_text()
 
 
 def _by_name(inputs: list[dict]) -> dict[str, dict]:
@@ -72,6 +73,23 @@ def test_a_pipewire_seat_read_through_pactls_text() -> None:
     assert headset_evidence(headset).headset
 
 
+def test_pulseaudio_4s_pacmd_shell_output() -> None:
+    # The interactive shell's greeting and prompt, the old "0: 11% 1: 11%" volume form, and
+    # port properties one level deeper: the one real input comes out, and it is the default.
+    inputs, default = _linux.parse_pacmd_sources(PACMD)
+
+    assert default == "alsa_input.pci-0000_00_14.2.analog-stereo"
+    assert len(inputs) == 1
+    builtin = inputs[0]
+    assert (builtin["name"], builtin["transport"], builtin["state"]) == (
+        "Built-in Audio Analog Stereo",
+        "builtin",
+        "active",
+    )
+    assert (builtin["muted"], builtin["volume_percent"]) == (False, 11)
+    assert not headset_evidence(builtin).headset
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.integers(min_value=0, max_value=100_000), st.text(max_size=30))
 def test_real_outputs_cut_or_spliced_anywhere_give_inputs_or_a_reason(cut: int, noise: str) -> None:
@@ -79,6 +97,7 @@ def test_real_outputs_cut_or_spliced_anywhere_give_inputs_or_a_reason(cut: int, 
         (INZONE, _macos.parse_system_profiler, ValueError),
         (CONTINUITY, _macos.parse_system_profiler, ValueError),
         (PIPEWIRE, _linux.parse_pactl_text_sources, ReadError),
+        (PACMD, lambda text: _linux.parse_pacmd_sources(text)[0], ReadError),
     ):
         at = cut % (len(text) + 1)
         try:
