@@ -1806,7 +1806,8 @@ class LinuxSeat:
         bundle.exists["/run/user/1000"] = True
         if self.chromium_snap:
             bundle.exists["/snap/bin/chromium"] = True
-            bundle.command(["/snap/bin/chromium", "--version"], "Chromium 124.0.6367.118 snap\n")
+            # Chromium writes the version it last ran as into its profile folder.
+            bundle.file(f"{LINUX_HOME}/snap/chromium/common/chromium/Last Version", "124.0.6367.118")
         else:
             bundle.exists["/opt/google/chrome/chrome"] = True
             bundle.command(["/opt/google/chrome/chrome", "--version"], "Google Chrome 124.0.6367.118 \n")
