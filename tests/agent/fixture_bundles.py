@@ -1124,6 +1124,7 @@ class MacSeat:
     device_policy_bytes: bytes | None = None
     chrome_version: str = "124.0.6367.119"
     profile_files: dict[str, bytes] = field(default_factory=dict)  # .mobileconfig files support added
+    edge: bool = False  # the seat runs Microsoft Edge (com.microsoft.edgemac) instead of Chrome
 
     def build(self) -> Bundle:
         user = {"name": MAC_USER, "home": MAC_HOME, "uid": 501, "sid": None, "agent_is_user": False}
@@ -1145,7 +1146,8 @@ class MacSeat:
         bundle.command(["ioreg", "-c", "IOPlatformExpertDevice", "-d", "2"], IOREG)
         rows = list(NEIGHBOUR_ROWS)
         if self.chrome_tcc is not None:
-            rows.insert(2, TccRow("kTCCServiceMicrophone", "com.google.Chrome", self.chrome_tcc, 1710752092))
+            client = "com.microsoft.edgemac" if self.edge else "com.google.Chrome"
+            rows.insert(2, TccRow("kTCCServiceMicrophone", client, self.chrome_tcc, 1710752092))
         if self.tcc_unreadable:
             bundle.unreadable(USER_TCC, self.tcc_unreadable)
             bundle.unreadable(SYSTEM_TCC, self.tcc_unreadable)
@@ -1199,7 +1201,9 @@ class MacSeat:
             self.audio_stdout if self.audio_stdout is not None else system_profiler_json(self.audio),
         )
         bundle.file(
-            "/Applications/Google Chrome.app/Contents/Info.plist",
+            "/Applications/Microsoft Edge.app/Contents/Info.plist"
+            if self.edge
+            else "/Applications/Google Chrome.app/Contents/Info.plist",
             plistlib.dumps(
                 {
                     "CFBundleDevelopmentRegion": "en",
@@ -1229,7 +1233,8 @@ class MacSeat:
             bundle.file("/Library/Managed Preferences/com.google.Chrome.plist", self.device_policy_bytes)
         for name, data in self.profile_files.items():
             bundle.members[f"profiles/{name}"] = data
-        add_chrome(bundle, MAC_USER_DATA, lambda *parts: "/".join(parts), self.profiles, self.last_used)
+        user_data = f"{MAC_HOME}/Library/Application Support/Microsoft Edge" if self.edge else MAC_USER_DATA
+        add_chrome(bundle, user_data, lambda *parts: "/".join(parts), self.profiles, self.last_used)
         return bundle
 
 
@@ -1320,6 +1325,8 @@ def macos_cases() -> list[Bundle]:
             ),
         ),
         MacSeat("macos-only-builtin-mic", audio=[builtin_default, BUILTIN_SPEAKERS]),
+        # Microsoft Edge on a Mac, denied the microphone in TCC (its own client id).
+        MacSeat("macos-edge-tcc-denied", edge=True, chrome_tcc=0, chrome_version="124.0.2478.80"),
         MacSeat("macos-real-inzone-h3", audio_stdout=(REAL / "system-profiler-inzone-h3.json").read_text()),
         MacSeat(
             "macos-real-continuity-iphone",

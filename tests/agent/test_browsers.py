@@ -86,6 +86,21 @@ def test_a_chromium_snap_on_linux_is_read_from_the_snaps_paths_and_etc_chromium_
     assert "chromium package" in " ".join(fix_for("chrome.installed", "linux", "chromium").steps)
 
 
+def test_edge_on_a_mac_is_judged_by_its_own_tcc_row_and_named() -> None:
+    facts = facts_of("macos-edge-tcc-denied")
+    assert facts["browsers"]["edge"]["installed"] is True
+    assert facts["browsers"]["edge"]["user_data_dir"].endswith("Library/Application Support/Microsoft Edge")
+    assert facts["os_mic"]["browsers_tcc"] == {"chromium": "not_asked", "edge": "denied"}
+    # Chrome was never asked: its own row is absent, which says nothing about Edge.
+    assert facts["os_mic"]["chrome_tcc"] == "not_asked"
+    judged = results("macos-edge-tcc-denied", EDGE)
+    assert judged["os.mic.chrome"].state is State.FAIL
+    assert "Edge" in judged["os.mic.chrome"].reason and "Chrome" not in judged["os.mic.chrome"].reason
+    steps = " ".join(fix_for("os.mic.chrome", "macos", "edge").steps)
+    assert "next to Microsoft Edge" in steps
+    assert "com.microsoft.edgemac" in fix_for("os.mic.chrome", "macos", "edge").it_note
+
+
 def test_with_several_browsers_every_installed_one_is_judged_and_the_worst_named() -> None:
     judged = results("windows-edge-policy-allowlist-misses-cti", ANY)
     # Chrome is not installed on this seat, so only Edge is judged.

@@ -329,6 +329,14 @@ CASES: list[tuple[str, str, str, str, str, tuple[str, Any] | None]] = [
         ("browsers.chromium.installed", True),
     ),
     (
+        "macos-edge-tcc-denied",
+        "not_ready",
+        "chrome.installed",
+        "fail",
+        "Google Chrome is not installed",
+        None,
+    ),
+    (
         "macos-chrome-policy-mobileconfig",
         "not_ready",
         "chrome.mic.site",
