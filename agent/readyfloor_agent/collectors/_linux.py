@@ -175,6 +175,11 @@ def audio(host: Host) -> dict[str, Any]:
             return pactl_text_audio(host, notes)
         except ReadError as text_error:
             notes.append(f"pactl list sources: {text_error.reason}")
+    except _NoSession as error:
+        # pacmd would need the same session: say it once.
+        notes.append(f"the sound server cannot be asked ({error.reason})")
+        notes.append("devices read from /proc/asound and /sys instead")
+        return proc_audio(host, "; ".join(notes))
     except ReadError as error:
         notes.append(f"pactl not usable ({error.reason})")
     try:
@@ -191,11 +196,15 @@ class _NoJson(ReadError):
     """pactl answered, but not in JSON (pactl before 16, or a locale that broke its JSON)."""
 
 
+class _NoSession(ReadError):
+    """Nobody's desktop session to ask: no sound-server client can help."""
+
+
 def _session(host: Host, program: str, *args: str) -> tuple[list[str], dict[str, str] | None]:
     """The command line that reaches the signed-in person's sound server, from their session."""
     user = host.console_user()
     if user is None or user.uid is None:
-        raise ReadError("nobody is signed in to a desktop session")
+        raise _NoSession("nobody is signed in to a desktop session")
     runtime_dir = f"/run/user/{user.uid}"
     # LC_ALL=C: pactl 16 writes decimal commas into its JSON under some locales, and the text
     # forms are translated.
@@ -205,7 +214,7 @@ def _session(host: Host, program: str, *args: str) -> tuple[list[str], dict[str,
             env["XDG_RUNTIME_DIR"] = runtime_dir
         return [program, *args], env
     if not host.exists(runtime_dir):
-        raise ReadError(f"{user.name} has no session runtime folder ({runtime_dir})")
+        raise _NoSession(f"{user.name} has no session runtime folder ({runtime_dir})")
     argv = [
         "runuser",
         "-u",
