@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import ntpath
 import os
+import plistlib
 import posixpath
 import re
 import sqlite3
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from . import __version__, mobileconfig
 from .host import (
     DEFAULT_LIMIT,
     PLATFORMS,
@@ -437,6 +438,8 @@ class BundleHost(Host):
         self._registry: dict[str, RegistryKey] | None = None
         self._registry_errors: dict[str, str] = {}
         self._damaged_exports: list[tuple[str, str]] = []
+        self._managed: dict[str, bytes] | None = None
+        self._managed_problems: list[str] = []
 
     # manifest
 
@@ -512,11 +515,55 @@ class BundleHost(Host):
             raise NotFound(f"{what} does not exist")
 
     def read_bytes(self, path: str, *, limit: int = DEFAULT_LIMIT) -> bytes:
-        self._raise_recorded(self._file_entry(path), path)
+        entry = self._file_entry(path)
+        if (entry is None or entry.get("missing")) and self._stored_member(path) is None:
+            installed = self._from_profiles(path)
+            if installed is not None:
+                return installed
+        self._raise_recorded(entry, path)
         member = self._stored_member(path)
         if member is None:
             raise NotFound(f"{path} does not exist (not in the bundle)")
         return self._store.read(member, limit)
+
+    # configuration profiles
+
+    def _from_profiles(self, path: str) -> bytes | None:
+        """A managed-preferences plist that a ``.mobileconfig`` in the bundle installs. A Mac
+        turns each profile payload into /Library/Managed Preferences/<domain>.plist; support
+        staff often have only the profile, so the bundle does the same. A profile that cannot
+        be read makes those paths unreadable, never absent."""
+        if self.platform != "macos" or not path.startswith(mobileconfig.MANAGED_PREFERENCES + "/"):
+            return None
+        if self._managed is None:
+            self._managed = {}
+            user = self.console_user()
+            for member in self._store.members:
+                if not member.lower().endswith(".mobileconfig"):
+                    continue
+                try:
+                    installed = mobileconfig.managed_preferences(
+                        self._store.read(member, mobileconfig.PROFILE_LIMIT), user.name if user else None
+                    )
+                except ReadError as error:
+                    self._managed_problems.append(f"{member}: {error.reason}")
+                    continue
+                for target, values in installed.items():
+                    # Two profiles for one domain: the Mac merges them key by key.
+                    merged = {**self._managed_values(target), **values}
+                    self._managed[target] = plistlib.dumps(merged, fmt=plistlib.FMT_BINARY)
+        if path in self._managed:
+            return self._managed[path]
+        if self._managed_problems:
+            raise ReadError(
+                "a configuration profile in the bundle could not be read: "
+                + "; ".join(self._managed_problems)
+            )
+        return None
+
+    def _managed_values(self, target: str) -> dict[str, Any]:
+        existing = (self._managed or {}).get(target)
+        return plistlib.loads(existing) if existing else {}
 
     def list_dir(self, path: str) -> list[str]:
         entry = self._dirs.get(_path_key(path, self.platform))
@@ -545,6 +592,11 @@ class BundleHost(Host):
         if entry is not None and (entry.get("missing") or entry.get("error")):
             return bool(entry.get("error"))
         if self._stored_member(path) is not None:
+            return True
+        try:
+            if self._from_profiles(path) is not None:
+                return True
+        except ReadError:
             return True
         prefix = key.rstrip("/") + "/"
         return key in self._dirs or any(member_key.startswith(prefix) for member_key in self._members)

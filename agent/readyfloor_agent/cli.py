@@ -173,6 +173,34 @@ def _policy_for_check(args: argparse.Namespace, settings: Any, state: Any) -> tu
     return policy, source
 
 
+def _browsers_for_check(
+    args: argparse.Namespace, policy: Any, source: str, facts: dict[str, Any]
+) -> tuple[Any, str]:
+    """The browser(s) to judge: --browser, else the cached policy's, else (no policy known) the
+    Chromium-family browsers installed on the seat, so an Edge-only seat is judged as one."""
+    from .checks import Policy
+    from .checks.browsers import OTHER_BROWSERS
+
+    if args.browser:
+        chosen = tuple(dict.fromkeys(args.browser))
+        note = "--browser"
+    elif source.startswith("the server's policy"):
+        return policy, source
+    else:
+        chrome = facts.get("chrome") if isinstance(facts.get("chrome"), dict) else {}
+        others = facts.get("browsers") if isinstance(facts.get("browsers"), dict) else {}
+        installed = [
+            browser
+            for browser in OTHER_BROWSERS
+            if isinstance(others.get(browser), dict) and others[browser].get("installed") is True
+        ]
+        if chrome.get("installed") is not False or not installed:
+            return policy, source
+        chosen, note = tuple(installed), "the browsers installed on this seat (no policy names one)"
+    updated = Policy.from_dict({**policy.to_dict(), "browsers": list(chosen)})
+    return updated, f"{source}; browsers: {note}"
+
+
 def _exit_code_for(readiness: str) -> int:
     from .checks import Readiness
 
@@ -184,7 +212,8 @@ def _exit_code_for(readiness: str) -> int:
 
 
 def _check_document(facts: dict[str, Any], policy: Any, policy_source: str) -> dict[str, Any]:
-    from .checks import evaluate, fix_for, get_check, readiness_of
+    from .checks import evaluate, fix_for, readiness_of, title_for
+    from .checks.model import BROWSER_NAMES
 
     results = evaluate(facts, policy)
     readiness = readiness_of(results).value
@@ -193,15 +222,18 @@ def _check_document(facts: dict[str, Any], policy: Any, policy_source: str) -> d
     rows = []
     for result in results:
         fix = None
+        # The browser a result is about (Edge, Chromium) words its title and fix; Chrome otherwise.
+        browser = result.evidence.get("browser")
+        browser = browser if isinstance(browser, str) and browser in BROWSER_NAMES else "chrome"
         if result.state.value in ("fail", "warn", "unknown") and os_name:
             try:
-                fix = fix_for(result.check_id, os_name).to_dict()
+                fix = fix_for(result.check_id, os_name, browser).to_dict()
             except (KeyError, ValueError):
                 fix = None
         rows.append(
             {
                 "check_id": result.check_id,
-                "title": get_check(result.check_id).title,
+                "title": title_for(result.check_id, browser),
                 "state": result.state.value,
                 "severity": result.severity,
                 "reason": result.reason,
@@ -289,6 +321,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     state = _state(settings)
     facts = _collect_with_osquery(args, settings)
     policy, source = _policy_for_check(args, settings, state)
+    policy, source = _browsers_for_check(args, policy, source, facts)
     document = _check_document(facts, policy, source)
     if args.include_facts:
         document["facts"] = facts
@@ -668,6 +701,7 @@ examples:
   readyfloor-agent check --cti-origin https://acme.my.salesforce.com --cti-origin https://app.hubspot.com
   readyfloor-agent check --json > result.json
   readyfloor-agent check --bundle seat-a-01.zip
+  readyfloor-agent check --bundle edge-seat.zip --browser edge
 """,
     )
     check.add_argument(
@@ -675,6 +709,13 @@ examples:
         action="append",
         metavar="URL",
         help="a softphone site to check, e.g. https://acme.my.salesforce.com (repeatable)",
+    )
+    check.add_argument(
+        "--browser",
+        action="append",
+        choices=("chrome", "chromium", "edge"),
+        help="the browser the softphone runs in (repeatable; default: the server's policy, else the "
+        "Chromium-family browser installed here, Chrome first)",
     )
     check.add_argument("--json", action="store_true", help="print the result as JSON (same exit codes)")
     check.add_argument("--include-facts", action="store_true", help="with --json: add the collected facts")

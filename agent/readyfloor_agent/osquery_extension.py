@@ -196,11 +196,12 @@ SEAT = SeatSource()
 # --- Rows ---------------------------------------------------------------------------------------
 
 
-def _steps(check_id: str, os_name: Any) -> str:
+def _steps(check_id: str, os_name: Any, browser: Any = "chrome") -> str:
     if os_name not in OS_NAMES:
         return ""
     try:
-        steps = fix_for(check_id, os_name).steps
+        # The fix of a result about Edge or Chromium speaks of that browser.
+        steps = fix_for(check_id, os_name, browser if isinstance(browser, str) else "chrome").steps
     except (KeyError, ValueError):
         return ""
     return " ".join(f"{number}) {step}" for number, step in enumerate(steps, 1))
@@ -235,7 +236,9 @@ def check_rows(reading: Reading) -> list[dict[str, Any]]:
                 "severity": result.severity,
                 "state": result.state.value,
                 "reason": result.reason,
-                "fix": _steps(result.check_id, os_name) if needs_fix else "",
+                "fix": _steps(result.check_id, os_name, result.evidence.get("browser", "chrome"))
+                if needs_fix
+                else "",
                 "readiness": readiness,
             }
         )

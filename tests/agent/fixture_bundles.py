@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent / "fixtures" / "bundles"
+# Outputs captured on real machines (their sources: tests/fixtures/real/SOURCES.md).
+REAL = Path(__file__).resolve().parent.parent / "fixtures" / "real"
+REAL_CORSAIR_SOURCE = "alsa_input.usb-Corsair_CORSAIR_HS70_Pro_Wireless_Gaming_Headset-00.mono-fallback"
 CTI = "https://acme.my.salesforce.com"
 CAPTURED_AT = "2024-05-14T08:02:11Z"
 UTC = dt.timezone.utc
@@ -410,6 +413,8 @@ WIN_USER = "mrivera"
 WIN_HOME = f"C:\\Users\\{WIN_USER}"
 WIN_CHROME = "C:\\Program Files\\Google\\Chrome\\Application"
 WIN_USER_DATA = f"{WIN_HOME}\\AppData\\Local\\Google\\Chrome\\User Data"
+WIN_EDGE = "C:\\Program Files (x86)\\Microsoft\\Edge\\Application"
+WIN_EDGE_USER_DATA = f"{WIN_HOME}\\AppData\\Local\\Microsoft\\Edge\\User Data"
 
 
 def winjoin(*parts: str) -> str:
@@ -607,6 +612,7 @@ class WindowsSeat:
     chrome_version: str = "124.0.6367.119"
     capture_export: bool = True  # False: a hand-made bundle without the MMDevices export
     with_local_state: bool = True
+    browser: str = "chrome"  # "edge": the seat runs Microsoft Edge instead of Chrome
 
     def build(self) -> Bundle:
         user = {
@@ -681,25 +687,45 @@ class WindowsSeat:
                 "mmdevices-capture",
                 "\n".join([reg_key(CAPTURE, {})] + [endpoint_reg(e) for e in self.endpoints]),
             )
+        edge = self.browser == "edge"
+        policy_key = "SOFTWARE\\Policies\\Microsoft\\Edge" if edge else "SOFTWARE\\Policies\\Google\\Chrome"
+        stem_word = "edge" if edge else "chrome"
         for stem, root, policy in (
-            ("chrome-policy-machine", "HKEY_LOCAL_MACHINE", self.machine_policy),
-            ("chrome-policy-user", hive, self.user_policy),
+            (f"{stem_word}-policy-machine", "HKEY_LOCAL_MACHINE", self.machine_policy),
+            (f"{stem_word}-policy-user", hive, self.user_policy),
         ):
             if policy is not None:
-                bundle.reg(stem, chrome_policy_reg(f"{root}\\SOFTWARE\\Policies\\Google\\Chrome", policy))
-        bundle.exists[winjoin(WIN_CHROME, "chrome.exe")] = True
-        bundle.listing(
-            WIN_CHROME,
-            [
-                self.chrome_version,
-                "SetupMetrics",
-                "chrome.exe",
-                "chrome.VisualElementsManifest.xml",
-                "chrome_proxy.exe",
-                "master_preferences",
-            ],
-        )
-        add_chrome(bundle, WIN_USER_DATA, winjoin, self.profiles, self.last_used, self.with_local_state)
+                bundle.reg(stem, chrome_policy_reg(f"{root}\\{policy_key}", policy))
+        if edge:
+            bundle.exists[winjoin(WIN_EDGE, "msedge.exe")] = True
+            bundle.listing(
+                WIN_EDGE,
+                [
+                    self.chrome_version,
+                    "SetupMetrics",
+                    "msedge.exe",
+                    "msedge.VisualElementsManifest.xml",
+                    "msedge_proxy.exe",
+                ],
+            )
+            add_chrome(
+                bundle, WIN_EDGE_USER_DATA, winjoin, self.profiles, self.last_used, self.with_local_state
+            )
+            bundle.exists[WIN_EDGE_USER_DATA] = True
+        else:
+            bundle.exists[winjoin(WIN_CHROME, "chrome.exe")] = True
+            bundle.listing(
+                WIN_CHROME,
+                [
+                    self.chrome_version,
+                    "SetupMetrics",
+                    "chrome.exe",
+                    "chrome.VisualElementsManifest.xml",
+                    "chrome_proxy.exe",
+                    "master_preferences",
+                ],
+            )
+            add_chrome(bundle, WIN_USER_DATA, winjoin, self.profiles, self.last_used, self.with_local_state)
         bundle.command(
             [
                 "powershell.exe",
@@ -830,6 +856,17 @@ def windows_cases() -> list[Bundle]:
             ],
             last_used="Profile 1",
         ),
+        WindowsSeat(
+            # A floor that runs its softphone in Microsoft Edge; its policy forgets the CTI site.
+            "windows-edge-policy-allowlist-misses-cti",
+            browser="edge",
+            chrome_version="124.0.2478.80",
+            machine_policy={
+                "AudioCaptureAllowed": 0,
+                "AudioCaptureAllowedUrls": ["https://acme.lightning.force.com"],
+            },
+        ),
+        WindowsSeat("windows-edge-healthy", browser="edge", chrome_version="124.0.2478.80"),
         WindowsSeat(
             # Local State lost (a profile copied by hand, a cleanup tool): the profile written
             # last is the one in use, here the one where the person blocked the CTI site.
@@ -1086,6 +1123,8 @@ class MacSeat:
     device_policy: dict[str, Any] | None = None
     device_policy_bytes: bytes | None = None
     chrome_version: str = "124.0.6367.119"
+    profile_files: dict[str, bytes] = field(default_factory=dict)  # .mobileconfig files support added
+    edge: bool = False  # the seat runs Microsoft Edge (com.microsoft.edgemac) instead of Chrome
 
     def build(self) -> Bundle:
         user = {"name": MAC_USER, "home": MAC_HOME, "uid": 501, "sid": None, "agent_is_user": False}
@@ -1107,7 +1146,8 @@ class MacSeat:
         bundle.command(["ioreg", "-c", "IOPlatformExpertDevice", "-d", "2"], IOREG)
         rows = list(NEIGHBOUR_ROWS)
         if self.chrome_tcc is not None:
-            rows.insert(2, TccRow("kTCCServiceMicrophone", "com.google.Chrome", self.chrome_tcc, 1710752092))
+            client = "com.microsoft.edgemac" if self.edge else "com.google.Chrome"
+            rows.insert(2, TccRow("kTCCServiceMicrophone", client, self.chrome_tcc, 1710752092))
         if self.tcc_unreadable:
             bundle.unreadable(USER_TCC, self.tcc_unreadable)
             bundle.unreadable(SYSTEM_TCC, self.tcc_unreadable)
@@ -1161,7 +1201,9 @@ class MacSeat:
             self.audio_stdout if self.audio_stdout is not None else system_profiler_json(self.audio),
         )
         bundle.file(
-            "/Applications/Google Chrome.app/Contents/Info.plist",
+            "/Applications/Microsoft Edge.app/Contents/Info.plist"
+            if self.edge
+            else "/Applications/Google Chrome.app/Contents/Info.plist",
             plistlib.dumps(
                 {
                     "CFBundleDevelopmentRegion": "en",
@@ -1189,8 +1231,44 @@ class MacSeat:
             )
         if self.device_policy_bytes is not None:
             bundle.file("/Library/Managed Preferences/com.google.Chrome.plist", self.device_policy_bytes)
-        add_chrome(bundle, MAC_USER_DATA, lambda *parts: "/".join(parts), self.profiles, self.last_used)
+        for name, data in self.profile_files.items():
+            bundle.members[f"profiles/{name}"] = data
+        user_data = f"{MAC_HOME}/Library/Application Support/Microsoft Edge" if self.edge else MAC_USER_DATA
+        add_chrome(bundle, user_data, lambda *parts: "/".join(parts), self.profiles, self.last_used)
         return bundle
+
+
+def chrome_mobileconfig() -> bytes:
+    """A configuration profile with a Chrome custom-settings payload, as Jamf or Intune export it."""
+    return plistlib.dumps(
+        {
+            "PayloadContent": [
+                {
+                    "AudioCaptureAllowed": False,
+                    "AudioCaptureAllowedUrls": ["https://acme.lightning.force.com"],
+                    "DefaultNotificationsSetting": 1,
+                    "PayloadDisplayName": "Google Chrome",
+                    "PayloadIdentifier": "com.google.Chrome.5B2E1C9A-7D43-4F0E-9A1B-2C3D4E5F6A7B",
+                    "PayloadType": "com.google.Chrome",
+                    "PayloadUUID": "5B2E1C9A-7D43-4F0E-9A1B-2C3D4E5F6A7B",
+                    "PayloadVersion": 1,
+                },
+                {
+                    "PayloadDisplayName": "Privacy Preferences Policy Control",
+                    "PayloadType": "com.apple.TCC.configuration-profile-policy",
+                    "PayloadUUID": "0C1D2E3F-4A5B-4C6D-8E7F-901A2B3C4D5E",
+                    "PayloadVersion": 1,
+                    "Services": {},
+                },
+            ],
+            "PayloadDisplayName": "Acme softphone browser settings",
+            "PayloadIdentifier": "com.acme.softphone.browser",
+            "PayloadScope": "System",
+            "PayloadType": "Configuration",
+            "PayloadUUID": "8F9A0B1C-2D3E-4F50-A1B2-C3D4E5F60718",
+            "PayloadVersion": 1,
+        }
+    )
 
 
 def macos_cases() -> list[Bundle]:
@@ -1247,6 +1325,13 @@ def macos_cases() -> list[Bundle]:
             ),
         ),
         MacSeat("macos-only-builtin-mic", audio=[builtin_default, BUILTIN_SPEAKERS]),
+        # Microsoft Edge on a Mac, denied the microphone in TCC (its own client id).
+        MacSeat("macos-edge-tcc-denied", edge=True, chrome_tcc=0, chrome_version="124.0.2478.80"),
+        MacSeat("macos-real-inzone-h3", audio_stdout=(REAL / "system-profiler-inzone-h3.json").read_text()),
+        MacSeat(
+            "macos-real-continuity-iphone",
+            audio_stdout=(REAL / "system-profiler-continuity-iphone.json").read_text(),
+        ),
         MacSeat(
             # A consumer gaming headset: no headset word in its name, no USB ids from
             # system_profiler, only its manufacturer says what it is.
@@ -1275,6 +1360,11 @@ def macos_cases() -> list[Bundle]:
                 "NotificationsBlockedForUrls": [CTI],
                 "PasswordManagerEnabled": False,
             },
+        ),
+        MacSeat(
+            # Support has the profile IT pushed, not the Mac's Managed Preferences.
+            "macos-chrome-policy-mobileconfig",
+            profile_files={"acme-chrome.mobileconfig": chrome_mobileconfig()},
         ),
         MacSeat(
             "macos-chrome-policy-plist-corrupt",
@@ -1702,9 +1792,11 @@ class LinuxSeat:
     last_used: str | None = "Default"
     policy_files: dict[str, str] = field(default_factory=dict)
     headless: bool = False  # no sound server, no sound card: a server or a container
+    chromium_snap: bool = False  # the seat runs Ubuntu's Chromium snap instead of Google Chrome
     # How the sound server is read: "json" (pactl 16+), "text" (older pactl: no -f json),
     # "pacmd" (PulseAudio without pulseaudio-utils), "json-no-default" (no default source known).
     reader: str = "json"
+    real_sources_text: str | None = None  # with reader "text": a real `pactl list sources` output
 
     def build(self) -> Bundle:
         user = {"name": LINUX_USER, "home": LINUX_HOME, "uid": 1000, "sid": None, "agent_is_user": False}
@@ -1718,8 +1810,14 @@ class LinuxSeat:
         bundle.unreadable(
             "/sys/class/dmi/id/product_serial", "permission denied reading /sys/class/dmi/id/product_serial"
         )
-        bundle.exists.update({"/opt/google/chrome/chrome": True, "/run/user/1000": True})
-        bundle.command(["/opt/google/chrome/chrome", "--version"], "Google Chrome 124.0.6367.118 \n")
+        bundle.exists["/run/user/1000"] = True
+        if self.chromium_snap:
+            bundle.exists["/snap/bin/chromium"] = True
+            # Chromium writes the version it last ran as into its profile folder.
+            bundle.file(f"{LINUX_HOME}/snap/chromium/common/chromium/Last Version", "124.0.6367.118")
+        else:
+            bundle.exists["/opt/google/chrome/chrome"] = True
+            bundle.command(["/opt/google/chrome/chrome", "--version"], "Google Chrome 124.0.6367.118 \n")
         pactl = ["pactl"] if self.hand_typed else [*SESSION_PREFIX, "pactl"]
         if self.headless:
             bundle.missing_command([*pactl, "-f", "json", "list", "sources"])
@@ -1729,7 +1827,7 @@ class LinuxSeat:
         elif self.reader == "text":
             sources = self.sources if self.sources is not None else linux_sources()
             bundle.command([*pactl, "-f", "json", "list", "sources"], "", "pactl: invalid option -- 'f'\n", 1)
-            bundle.command([*pactl, "list", "sources"], pactl_text(sources))
+            bundle.command([*pactl, "list", "sources"], self.real_sources_text or pactl_text(sources))
             bundle.command([*pactl, "info"], pactl_info_text(self.default_source))
             bundle.command([*pactl, "list", "source-outputs"], "")
         elif self.reader == "pacmd":
@@ -1798,12 +1896,20 @@ class LinuxSeat:
                 bundle.file(f"/sys/bus/usb/devices/{interface}/bInterfaceClass", f"{cls}\n")
             bundle.file("/sys/bus/usb/devices/1-3/idVendor", "0b0e\n")
             bundle.file("/sys/bus/usb/devices/1-3/idProduct", "0305\n")
-        bundle.listing("/etc/opt/chrome/policies/managed", sorted(self.policy_files))
+        policy_dir = (
+            "/etc/chromium-browser/policies/managed"
+            if self.chromium_snap
+            else "/etc/opt/chrome/policies/managed"
+        )
+        bundle.listing(policy_dir, sorted(self.policy_files))
         for file_name, text in self.policy_files.items():
-            bundle.file(f"/etc/opt/chrome/policies/managed/{file_name}", text)
+            bundle.file(f"{policy_dir}/{file_name}", text)
         if not self.policy_files:
-            bundle.dirs[-1] = {"path": "/etc/opt/chrome/policies/managed", "missing": True}
-        add_chrome(bundle, LINUX_USER_DATA, lambda *parts: "/".join(parts), self.profiles, self.last_used)
+            bundle.dirs[-1] = {"path": policy_dir, "missing": True}
+        user_data = f"{LINUX_HOME}/snap/chromium/common/chromium" if self.chromium_snap else LINUX_USER_DATA
+        add_chrome(bundle, user_data, lambda *parts: "/".join(parts), self.profiles, self.last_used)
+        if self.chromium_snap:
+            bundle.exists[user_data] = True
         return bundle
 
 
@@ -1835,8 +1941,20 @@ def linux_cases() -> list[Bundle]:
         LinuxSeat("linux-pactl-outside-session", pactl_failure="Connection failure: Connection refused\n"),
         LinuxSeat("linux-headset-not-default", default_source=BUILTIN_SOURCE),
         LinuxSeat("linux-headless", headless=True),
+        LinuxSeat(
+            # Ubuntu's Chromium snap: profile under ~/snap, policies in /etc/chromium-browser.
+            "linux-chromium-snap-notifications-blocked",
+            chromium_snap=True,
+            policy_files={"acme.json": json.dumps({"DefaultNotificationsSetting": 2}, indent=2) + "\n"},
+        ),
         LinuxSeat("linux-pactl-text-pulseaudio-14", reader="text"),
         LinuxSeat("linux-pacmd-only", reader="pacmd"),
+        LinuxSeat(
+            "linux-real-pipewire-corsair-hs70",
+            reader="text",
+            real_sources_text=(REAL / "pactl-list-sources-pipewire-corsair-hs70.txt").read_text(),
+            default_source=REAL_CORSAIR_SOURCE,
+        ),
         LinuxSeat("linux-default-source-unknown", reader="json-no-default"),
         LinuxSeat("linux-headset-muted", sources=_muted(linux_sources(), mute=True)),
         LinuxSeat("linux-headset-volume-zero-text", reader="text", sources=_muted(linux_sources(), volume=0)),

@@ -10,7 +10,7 @@ and the dashboard never disagree. No Django, no I/O, no clock unless ``now`` is 
 
 from __future__ import annotations
 
-from .catalog import CATALOG, evaluate, fix_for, get_check, readiness_of
+from .catalog import CATALOG, evaluate, fix_for, get_check, readiness_of, title_for
 from .model import Check, CheckResult, Fix, Policy, Readiness, State
 
 __all__ = [
@@ -25,4 +25,5 @@ __all__ = [
     "fix_for",
     "get_check",
     "readiness_of",
+    "title_for",
 ]

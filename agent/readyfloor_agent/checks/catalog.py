@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import agent, audio, chrome, os_mic
+from .browsers import BROWSERS, INSTALLED_FIXES, adapt, adapt_fix
 from .model import OS_LABELS, OS_NAMES, Check, CheckResult, Fix, Policy, Readiness, State, Verdict
 from .seat import Seat
 
@@ -30,6 +31,11 @@ _ORDER = (
     "os.mic.in_use",
 )
 CATALOG: tuple[Check, ...] = tuple(_BY_ID[check_id] for check_id in _ORDER)
+# Checks about the browser the softphone runs in: judged once per browser the policy names.
+BROWSER_CHECKS = frozenset(
+    check.id for check in CATALOG if {"chrome", "chrome.policy"} & set(check.groups)
+) | {"os.mic.chrome"}
+_WORST_FIRST = {State.FAIL: 4, State.UNKNOWN: 3, State.WARN: 2, State.PASS: 1, State.NA: 0}
 
 NO_REPORT = "no report from this seat yet"
 
@@ -43,13 +49,27 @@ def get_check(check_id: str) -> Check:
     return _BY_ID[check_id]
 
 
-def fix_for(check_id: str, os: str) -> Fix:
-    """Steps for the person at the seat and a note for IT. KeyError for an unknown check,
-    ValueError for an OS other than 'windows', 'macos', 'linux'."""
+def fix_for(check_id: str, os: str, browser: str = "chrome") -> Fix:
+    """Steps for the person at the seat and a note for IT, in the words and paths of the
+    browser judged (a result's ``evidence["browser"]``, Chrome when absent). KeyError for an
+    unknown check, ValueError for an OS other than 'windows', 'macos', 'linux' or an unknown
+    browser."""
     check = get_check(check_id)
     if os not in OS_NAMES:
         raise ValueError(f"os: expected one of {', '.join(OS_NAMES)}, got {os!r}")
-    return check.fixes[os]
+    if browser not in BROWSERS:
+        raise ValueError(f"browser: expected one of {', '.join(BROWSERS)}, got {browser!r}")
+    if browser == "chrome" or check_id not in BROWSER_CHECKS:
+        return check.fixes[os]
+    if check_id == "chrome.installed":
+        return INSTALLED_FIXES[browser][os]
+    return adapt_fix(check.fixes[os], browser)
+
+
+def title_for(check_id: str, browser: str = "chrome") -> str:
+    """The check's title, naming the browser judged ("Microsoft Edge installed")."""
+    title = get_check(check_id).title
+    return adapt(title, browser) if check_id in BROWSER_CHECKS else title
 
 
 def _platform_gate(check: Check, seat: Seat) -> Verdict | None:
@@ -73,6 +93,42 @@ def _group_gate(check: Check, seat: Seat) -> Verdict | None:
         if status.state != "ok":
             return Verdict(State.UNKNOWN, status.reason, {"group": group})
     return None
+
+
+def _judge_in(check: Check, seat: Seat, policy: Policy) -> Verdict:
+    """The check on one browser of the seat, worded for that browser."""
+    verdict = _judge(check, seat, policy)
+    if seat.browser == "chrome":
+        return verdict
+    return Verdict(
+        verdict.state, adapt(verdict.reason, seat.browser), {**verdict.evidence, "browser": seat.browser}
+    )
+
+
+def _judge_browsers(check: Check, seat: Seat, policy: Policy) -> Verdict:
+    """A browser check on every browser the policy names. With several, a seat may use any that
+    is installed, so each installed one is judged and the worst decides (naming its browser)."""
+    browsers = policy.browsers
+    if len(browsers) == 1:
+        return _judge_in(check, seat.for_browser(browsers[0]), policy)
+    views = {browser: seat.for_browser(browser) for browser in browsers}
+    present = [browser for browser in browsers if views[browser].chrome.get("installed") is not False]
+    if not present:
+        names = ", ".join(BROWSERS[browser].label for browser in browsers)
+        evidence = {"browsers": {browser: "not installed" for browser in browsers}}
+        if check.id == "chrome.installed":
+            return Verdict(State.FAIL, f"None of the softphone's browsers is installed ({names})", evidence)
+        return Verdict(State.NA, f"None of the softphone's browsers is installed ({names})", evidence)
+    verdicts = {browser: _judge_in(check, views[browser], policy) for browser in present}
+    worst = max(present, key=lambda browser: _WORST_FIRST[verdicts[browser].state])
+    chosen = verdicts[worst]
+    reason = chosen.reason if len(present) == 1 else f"{BROWSERS[worst].label}: {chosen.reason}"
+    evidence = {
+        **chosen.evidence,
+        "browser": worst,
+        "browsers": {browser: verdict.state.value for browser, verdict in verdicts.items()},
+    }
+    return Verdict(chosen.state, reason, evidence)
 
 
 def _judge(check: Check, seat: Seat, policy: Policy) -> Verdict:
@@ -144,6 +200,8 @@ def _result_of(check: Check, facts: Mapping[str, Any] | None, seat: Seat, policy
         verdict = Verdict(State.UNKNOWN, NO_REPORT, {"no_report": True})
     elif not isinstance(facts, Mapping) and check.reads:
         verdict = Verdict(State.UNKNOWN, "The seat's report is not readable")
+    elif check.id in BROWSER_CHECKS:
+        verdict = _judge_browsers(check, seat, policy)
     else:
         verdict = _judge(check, seat, policy)
     return CheckResult(check.id, verdict.state, verdict.reason, severity, dict(verdict.evidence))

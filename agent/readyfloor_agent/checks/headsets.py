@@ -67,6 +67,9 @@ HEADSET_MAKER_NAMES = (
     "turtle beach",
     "astro gaming",
     "audeze",
+    # Sony's USB and Bluetooth audio inputs are its INZONE and PULSE headsets; its cameras used as
+    # webcams are caught by the webcam rule first.
+    "sony",
 )
 
 _VIRTUAL = re.compile(
@@ -98,7 +101,7 @@ _HEADSET_MODELS = re.compile(
     r"arctis|kraken|blackshark|barracuda|\bnari\b|hyperx cloud|\bcloud (ii|iii|alpha|flight|stinger|mix)|"
     r"\bvoid\b|\bhs[5-9]0\b|virtuoso|\bg pro x\b|\bg ?[4-9][0-9]{2}\b|astro a\d|\bstealth\b|\brecon\b|"
     r"logitech h\d|\bh[3-9][0-9]{2}e?\b|\bzone\b|lifechat|modern headset|surface headphones|"
-    r"\bw[hf]-|quietcomfort|\bqc ?\d|\bbose\b"
+    r"\bw[hf]-|quietcomfort|\bqc ?\d|\bbose\b|\binzone\b|\bpulse 3d\b|\bpulse elite\b"
 )
 _NON_HEADSET_TRANSPORTS = {"hdmi": "a display's audio (HDMI/DisplayPort)"}
 

@@ -15,6 +15,8 @@ from typing import Any, Callable
 from .urlpattern import Origin
 
 OS_NAMES = ("windows", "macos", "linux")
+# The Chromium-family browsers a softphone may run in (details in checks/browsers.py).
+BROWSER_NAMES = ("chrome", "chromium", "edge")
 OS_LABELS = {"windows": "Windows", "macos": "macOS", "linux": "Linux"}
 SEVERITIES = ("critical", "warning")
 
@@ -258,11 +260,13 @@ class Policy:
     freshness_s: int = 900
     disabled_checks: tuple[str, ...] = ()
     severities: Mapping[str, str] = field(default_factory=SeverityMap)
+    # The browser(s) the softphone runs in; with several, every one installed on a seat is judged.
+    browsers: tuple[str, ...] = ("chrome",)
 
     def __post_init__(self) -> None:
         # Accept lists and plain dicts from callers, store immutable forms, reject nonsense early
         # so a bad policy is refused when it is saved, not when a seat is judged.
-        for name in ("cti_origins", "approved_headsets", "disabled_checks"):
+        for name in ("cti_origins", "approved_headsets", "disabled_checks", "browsers"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, (list, tuple)):
                 raise ValueError(f"{name}: expected a list of strings")
@@ -274,6 +278,13 @@ class Policy:
                 raise ValueError(
                     f"cti_origins: {origin!r} is not a web origin like https://acme.my.salesforce.com"
                 )
+        if not self.browsers:
+            raise ValueError(f"browsers: name at least one of {', '.join(BROWSER_NAMES)}")
+        for browser in self.browsers:
+            if browser not in BROWSER_NAMES:
+                raise ValueError(f"browsers: {browser!r} is not one of {', '.join(BROWSER_NAMES)}")
+        if len(set(self.browsers)) != len(self.browsers):
+            raise ValueError("browsers: a browser is named twice")
         for pattern in self.approved_headsets:
             if not pattern.strip():
                 raise ValueError("approved_headsets: empty entry")
@@ -312,6 +323,7 @@ class Policy:
             "freshness_s": self.freshness_s,
             "disabled_checks": list(self.disabled_checks),
             "severities": dict(sorted(self.severities.items())),
+            "browsers": list(self.browsers),
         }
 
     @classmethod
@@ -323,7 +335,7 @@ class Policy:
         if not isinstance(data, Mapping):
             raise ValueError("policy: expected an object")
         kwargs: dict[str, Any] = {}
-        for name in ("cti_origins", "approved_headsets", "disabled_checks"):
+        for name in ("cti_origins", "approved_headsets", "disabled_checks", "browsers"):
             if name in data:
                 value = data[name]
                 if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):

@@ -59,10 +59,35 @@ class Seat:
         *,
         last_seen: dt.datetime | None = None,
         now: dt.datetime | None = None,
+        browser: str = "chrome",
     ) -> None:
         self.facts = facts
         self.last_seen = last_seen
         self.now = now
+        # Which Chromium-family browser the "chrome" group (and macOS's chrome_tcc) describes.
+        self.browser = browser
+
+    def for_browser(self, browser: str) -> Seat:
+        """The same seat, its browser facts those of ``browser`` ('chrome', 'chromium', 'edge'):
+        every Chrome check then judges that browser with the same rules."""
+        if browser == "chrome":
+            return Seat(self.facts, last_seen=self.last_seen, now=self.now, browser=browser)
+        facts = dict(self.facts)
+        group = as_dict(self.facts.get("browsers")).get(browser)
+        if isinstance(group, dict):
+            facts["chrome"] = group
+        else:
+            # A report from an agent that did not read this browser: nothing is known of it.
+            facts.pop("chrome", None)
+        os_mic = as_dict(self.facts.get("os_mic"))
+        if "chrome_tcc" in os_mic:
+            tcc = os_mic.get("browsers_tcc")
+            replaced = {**os_mic, "chrome_tcc": as_dict(tcc).get(browser), "tcc_db": None}
+            if os_mic.get("status") == "ok" and not isinstance(tcc, dict):
+                # An agent from before it read the other browsers' permissions.
+                replaced.update(status="unknown", reason="the report has no permission for this browser")
+            facts["os_mic"] = replaced
+        return Seat(facts, last_seen=self.last_seen, now=self.now, browser=browser)
 
     # --- groups -------------------------------------------------------------------------
     @property

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from ..checks.browsers import BROWSERS, OTHER_BROWSERS
 from ..host import Host
 from . import _linux, _macos, _windows, audio, chrome, host_info, os_mic
 from .reading import unknown
@@ -35,12 +36,25 @@ def collect(host: Host, *, osquery: Any = None) -> dict[str, Any]:
         host = osquery.adapt(host)
     system = SYSTEMS[host.platform]
     # One area at a time, in this order: Host.annotate attributes the reads in between to it.
-    return {
+    facts = {
         "host": host.annotate("host", _guarded("host", lambda: host_info.collect(host, system), host)),
         "os_mic": host.annotate("os_mic", _guarded("os_mic", lambda: os_mic.collect(host, system), host)),
         "chrome": host.annotate("chrome", _guarded("chrome", lambda: chrome.collect(host, system), host)),
-        "audio": host.annotate("audio", _guarded("audio", lambda: audio.collect(host, system), host)),
     }
+    # Edge and Chromium: the same readers with their own paths (a softphone may run in either).
+    facts["browsers"] = {
+        browser_id: host.annotate(
+            "chrome",
+            _guarded(
+                "chrome", lambda browser=BROWSERS[browser_id]: chrome.collect(host, system, browser), host
+            ),
+        )
+        for browser_id in OTHER_BROWSERS
+    }
+    for browser_id, group in facts["browsers"].items():
+        group.setdefault("browser", browser_id)
+    facts["audio"] = host.annotate("audio", _guarded("audio", lambda: audio.collect(host, system), host))
+    return facts
 
 
 def _guarded(area: str, read: Callable[[], dict[str, Any]], host: Host) -> dict[str, Any]:

@@ -7,12 +7,13 @@ import json
 import re
 from typing import Any
 
+from ..checks.browsers import CHROME, Browser
 from ..host import CommandResult, Host, NotFound, ReadError
 from .chrome import ChromeInstall, PolicyReading, merge_policies
 from .reading import join_reasons, not_applicable, ok, unknown
 
-CHROME_BINARIES = ("/opt/google/chrome/chrome", "/usr/bin/google-chrome-stable", "/usr/bin/google-chrome")
-MANAGED_POLICY_DIR = "/etc/opt/chrome/policies/managed"
+CHROME_BINARIES = CHROME.linux_binaries
+MANAGED_POLICY_DIR = CHROME.linux_policy_dirs[0]
 PACTL_TIMEOUT = 5.0
 _VERSION = re.compile(r"(\d+\.\d+\.\d+\.\d+)")
 _CARD = re.compile(r"^\s*(\d+)\s+\[([^\]]*)\]:\s*(\S+)\s+-\s+(.*?)\s*$")
@@ -81,56 +82,78 @@ def os_mic(host: Host) -> dict[str, Any]:
 # --- Chrome -----------------------------------------------------------------------------------
 
 
-def chrome_install(host: Host) -> ChromeInstall:
-    binary = next((path for path in CHROME_BINARIES if host.exists(path)), None)
+def chrome_install(host: Host, browser: Browser = CHROME) -> ChromeInstall:
+    binary = next((path for path in browser.linux_binaries if host.exists(path)), None)
     if binary is None:
         return ChromeInstall(False)
+    if browser is not CHROME:
+        # Starting a second browser just to ask its version costs about half a second and tens of
+        # megabytes on every collection; the version it last ran as is in its profile folder.
+        return _last_version(host, browser)
     try:
         result = host.run([binary, "--version"], timeout=5.0)
     except ReadError as error:
-        return ChromeInstall(True, None, f"Chrome's version not read: {error.reason}")
+        return ChromeInstall(True, None, f"{browser.short}'s version not read: {error.reason}")
     match = _VERSION.search(result.stdout)
     if result.returncode != 0 or not match:
-        return ChromeInstall(True, None, "Chrome did not report its version")
+        return ChromeInstall(True, None, f"{browser.short} did not report its version")
     return ChromeInstall(True, match.group(1))
 
 
-def chrome_user_data_dir(host: Host) -> str:
+def _last_version(host: Host, browser: Browser) -> ChromeInstall:
+    try:
+        text = host.read_text(host.join(chrome_user_data_dir(host, browser), "Last Version"), limit=1_000)
+    except ReadError:
+        return ChromeInstall(
+            True, None, f"{browser.short}'s version not known: this user has not started it yet"
+        )
+    match = _VERSION.search(text)
+    return ChromeInstall(
+        True, match.group(1) if match else None, None if match else "no version in Last Version"
+    )
+
+
+def chrome_user_data_dir(host: Host, browser: Browser = CHROME) -> str:
     user = host.console_user()
     if user is None or not user.home:
         raise ReadError("nobody is signed in at this seat")
     # The agent's own environment only describes the person when the agent runs as them.
     if user.agent_is_user:
-        override = host.env("CHROME_CONFIG_HOME") or host.env("XDG_CONFIG_HOME")
+        override = (browser is CHROME and host.env("CHROME_CONFIG_HOME")) or host.env("XDG_CONFIG_HOME")
         if override:
-            return host.join(override, "google-chrome")
-    return host.join(user.home, ".config", "google-chrome")
+            return host.join(override, browser.linux_config_name)
+    candidates = [host.join(user.home, *parts) for parts in browser.linux_config_dirs]
+    if len(candidates) == 1 or host.exists(candidates[0]):
+        return candidates[0]
+    # The snap keeps its profile under ~/snap: the first folder that exists is the one in use.
+    return next((path for path in candidates[1:] if host.exists(path)), candidates[0])
 
 
-def chrome_policy(host: Host) -> PolicyReading:
+def chrome_policy(host: Host, browser: Browser = CHROME) -> PolicyReading:
     reading = PolicyReading(source=host.source("file"))
-    try:
-        names = host.list_dir(MANAGED_POLICY_DIR)
-    except NotFound:
-        return reading
-    except ReadError as error:
-        reading.problems.append(f"Chrome policy folder not readable: {error.reason}")
-        return reading
     layers: list[dict[str, Any]] = []
-    # Chrome gives priority to the last file in lexicographic order.
-    for name in sorted(names):
-        if not name.endswith(".json"):
-            continue
-        path = host.join(MANAGED_POLICY_DIR, name)
+    for folder in browser.linux_policy_dirs:
         try:
-            document = host.read_json(path, limit=1_000_000)
+            names = host.list_dir(folder)
+        except NotFound:
+            continue
         except ReadError as error:
-            reading.problems.append(error.reason)
+            reading.problems.append(f"{browser.short} policy folder not readable: {error.reason}")
             continue
-        if not isinstance(document, dict):
-            reading.problems.append(f"{name} is not a JSON object of policies")
-            continue
-        layers.append(document)
+        # The browser gives priority to the last file in lexicographic order.
+        for name in sorted(names):
+            if not name.endswith(".json"):
+                continue
+            path = host.join(folder, name)
+            try:
+                document = host.read_json(path, limit=1_000_000)
+            except ReadError as error:
+                reading.problems.append(error.reason)
+                continue
+            if not isinstance(document, dict):
+                reading.problems.append(f"{name} is not a JSON object of policies")
+                continue
+            layers.append(document)
     reading.values = merge_policies(layers)
     return reading
 
@@ -152,6 +175,11 @@ def audio(host: Host) -> dict[str, Any]:
             return pactl_text_audio(host, notes)
         except ReadError as text_error:
             notes.append(f"pactl list sources: {text_error.reason}")
+    except _NoSession as error:
+        # pacmd would need the same session: say it once.
+        notes.append(f"the sound server cannot be asked ({error.reason})")
+        notes.append("devices read from /proc/asound and /sys instead")
+        return proc_audio(host, "; ".join(notes))
     except ReadError as error:
         notes.append(f"pactl not usable ({error.reason})")
     try:
@@ -168,11 +196,15 @@ class _NoJson(ReadError):
     """pactl answered, but not in JSON (pactl before 16, or a locale that broke its JSON)."""
 
 
+class _NoSession(ReadError):
+    """Nobody's desktop session to ask: no sound-server client can help."""
+
+
 def _session(host: Host, program: str, *args: str) -> tuple[list[str], dict[str, str] | None]:
     """The command line that reaches the signed-in person's sound server, from their session."""
     user = host.console_user()
     if user is None or user.uid is None:
-        raise ReadError("nobody is signed in to a desktop session")
+        raise _NoSession("nobody is signed in to a desktop session")
     runtime_dir = f"/run/user/{user.uid}"
     # LC_ALL=C: pactl 16 writes decimal commas into its JSON under some locales, and the text
     # forms are translated.
@@ -182,7 +214,7 @@ def _session(host: Host, program: str, *args: str) -> tuple[list[str], dict[str,
             env["XDG_RUNTIME_DIR"] = runtime_dir
         return [program, *args], env
     if not host.exists(runtime_dir):
-        raise ReadError(f"{user.name} has no session runtime folder ({runtime_dir})")
+        raise _NoSession(f"{user.name} has no session runtime folder ({runtime_dir})")
     argv = [
         "runuser",
         "-u",

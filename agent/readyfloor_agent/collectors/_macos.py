@@ -8,6 +8,7 @@ import re
 import sqlite3
 from typing import Any
 
+from ..checks.browsers import BROWSERS, CHROME, OTHER_BROWSERS, Browser
 from ..host import Host, NotFound, ReadError
 from .chrome import ChromeInstall, PolicyReading, merge_policies
 from .reading import join_reasons, ok, unknown
@@ -78,11 +79,24 @@ def host_facts(host: Host) -> dict[str, Any]:
 
 
 def os_mic(host: Host) -> dict[str, Any]:
-    mdm = _mdm_verdict(host)
+    facts = _tcc_for(host, CHROME)
+    if facts["status"] == "ok":
+        # The same reading for the other Chromium-family browsers (their own TCC clients).
+        facts["browsers_tcc"] = {
+            browser_id: _tcc_for(host, BROWSERS[browser_id])["chrome_tcc"] for browser_id in OTHER_BROWSERS
+        }
+    return facts
+
+
+def _tcc_for(host: Host, browser: Browser) -> dict[str, Any]:
+    """One browser's microphone permission: an MDM deny, else its row in the user's TCC.db,
+    else in the system one, else 'not_asked'. The facts keep Chrome's field names."""
+    name, client = browser.short, browser.mac_bundle_id
+    mdm = _mdm_verdict(host, client)
     if mdm is not None:
         return ok(
             host.source("plist"),
-            "a configuration profile (MDM) denies Chrome the microphone",
+            f"a configuration profile (MDM) denies {name} the microphone",
             chrome_tcc=mdm,
             tcc_db="mdm",
         )
@@ -91,10 +105,10 @@ def os_mic(host: Host) -> dict[str, Any]:
         user_db = host.join(host.home(), "Library", "Application Support", "com.apple.TCC", "TCC.db")
     except ReadError as error:
         return unknown(
-            source, f"Chrome's microphone permission not read: {error.reason}", chrome_tcc=None, tcc_db=None
+            source, f"{name}'s microphone permission not read: {error.reason}", chrome_tcc=None, tcc_db=None
         )
     try:
-        verdict = tcc_verdict(host, user_db)
+        verdict = tcc_verdict(host, user_db, client)
     except NotFound:
         verdict = None
     except ReadError as error:
@@ -103,7 +117,7 @@ def os_mic(host: Host) -> dict[str, Any]:
         return ok(source, None, chrome_tcc=verdict, tcc_db="user")
     note = None
     try:
-        verdict = tcc_verdict(host, SYSTEM_TCC)
+        verdict = tcc_verdict(host, SYSTEM_TCC, client)
     except ReadError as error:
         # The user database answers for the microphone; the system one is only a fallback.
         note = f"system TCC.db not read: {error.reason}"
@@ -112,7 +126,7 @@ def os_mic(host: Host) -> dict[str, Any]:
         return ok(source, note, chrome_tcc=verdict, tcc_db="system")
     return ok(
         source,
-        join_reasons("Chrome has never asked for the microphone", note),
+        join_reasons(f"{name} has never asked for the microphone", note),
         chrome_tcc="not_asked",
         tcc_db=None,
     )
@@ -125,7 +139,7 @@ def _tcc_reason(path: str, error: ReadError) -> str:
     return f"could not read the TCC database ({detail})"
 
 
-def tcc_verdict(host: Host, path: str) -> str | None:
+def tcc_verdict(host: Host, path: str, client: str = CHROME_BUNDLE_ID) -> str | None:
     """Chrome's microphone row in one TCC.db: allowed/denied/limited/not_asked, None when no row.
     Handles the current schema (auth_value) and the pre-Big Sur one (allowed)."""
     connection = host.sqlite_connect(path, timeout=2.0)
@@ -139,7 +153,7 @@ def tcc_verdict(host: Host, path: str) -> str | None:
                 raise ReadError(f"{path} has an access table of an unknown shape")
             row = connection.execute(
                 f"SELECT {column} FROM access WHERE service = ? AND client = ? AND client_type = 0",
-                (MICROPHONE, CHROME_BUNDLE_ID),
+                (MICROPHONE, client),
             ).fetchone()
         except sqlite3.Error as error:
             raise ReadError(f"{path} cannot be read: {error}") from None
@@ -155,13 +169,13 @@ def tcc_verdict(host: Host, path: str) -> str | None:
     return AUTH_VALUES[value]
 
 
-def _mdm_verdict(host: Host) -> str | None:
+def _mdm_verdict(host: Host, client: str = CHROME_BUNDLE_ID) -> str | None:
     """A privacy profile (PPPC) can only deny the microphone; tccd keeps it in MDMOverrides."""
     try:
         overrides = host.read_plist(MDM_OVERRIDES)
     except ReadError:
         return None
-    entry = overrides.get(CHROME_BUNDLE_ID) if isinstance(overrides, dict) else None
+    entry = overrides.get(client) if isinstance(overrides, dict) else None
     service = entry.get(MICROPHONE) if isinstance(entry, dict) else None
     if not isinstance(service, dict):
         return None
@@ -179,10 +193,10 @@ def _mdm_verdict(host: Host) -> str | None:
 # --- Chrome -----------------------------------------------------------------------------------
 
 
-def chrome_install(host: Host) -> ChromeInstall:
-    candidates = ["/Applications/Google Chrome.app"]
+def chrome_install(host: Host, browser: Browser = CHROME) -> ChromeInstall:
+    candidates = [f"/Applications/{browser.mac_app}"]
     with contextlib.suppress(ReadError):
-        candidates.append(host.join(host.home(), "Applications", "Google Chrome.app"))
+        candidates.append(host.join(host.home(), "Applications", browser.mac_app))
     for app in candidates:
         info_path = host.join(app, "Contents", "Info.plist")
         try:
@@ -190,25 +204,26 @@ def chrome_install(host: Host) -> ChromeInstall:
         except NotFound:
             continue
         except ReadError as error:
-            return ChromeInstall(True, None, f"Chrome's version not read: {error.reason}")
+            return ChromeInstall(True, None, f"{browser.short}'s version not read: {error.reason}")
         version = info.get("CFBundleShortVersionString") if isinstance(info, dict) else None
         if isinstance(version, str):
             return ChromeInstall(True, version[:50])
-        return ChromeInstall(True, None, "Chrome's Info.plist names no version")
+        return ChromeInstall(True, None, f"{browser.short}'s Info.plist names no version")
     return ChromeInstall(False)
 
 
-def chrome_user_data_dir(host: Host) -> str:
-    return host.join(host.home(), "Library", "Application Support", "Google", "Chrome")
+def chrome_user_data_dir(host: Host, browser: Browser = CHROME) -> str:
+    return host.join(host.home(), "Library", "Application Support", *browser.mac_user_data)
 
 
-def chrome_policy(host: Host) -> PolicyReading:
+def chrome_policy(host: Host, browser: Browser = CHROME) -> PolicyReading:
     reading = PolicyReading(source=host.source("plist"))
-    paths = [host.join(MANAGED_PREFERENCES, "com.google.Chrome.plist")]
+    plist = f"{browser.mac_policy_domain}.plist"
+    paths = [host.join(MANAGED_PREFERENCES, plist)]
     user = host.console_user()
     if user is not None:
         # The per-user managed domain is searched before the machine-wide one, so it wins.
-        paths.append(host.join(MANAGED_PREFERENCES, user.name, "com.google.Chrome.plist"))
+        paths.append(host.join(MANAGED_PREFERENCES, user.name, plist))
     layers: list[dict[str, Any]] = []
     for path in paths:
         try:

@@ -8,6 +8,7 @@ import re
 import struct
 from typing import Any
 
+from ..checks.browsers import CHROME, Browser
 from ..host import Host, ReadError, RegistryKey
 from .chrome import (
     POLICY_BOOLEANS,
@@ -23,7 +24,7 @@ CONSENT = "SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\CapabilityAccessManager
 APP_PRIVACY = "HKLM\\SOFTWARE\\Policies\\Microsoft\\Windows\\AppPrivacy"
 CAPTURE = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\MMDevices\\Audio\\Capture"
 CURRENT_VERSION = "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion"
-CHROME_POLICY = "SOFTWARE\\Policies\\Google\\Chrome"
+CHROME_POLICY = CHROME.windows_policy_key
 
 # Endpoint property keys (PROPERTYKEY "{fmtid},pid") as MMDevices stores them.
 PKEY_FRIENDLY_NAME = "{a45c254e-df1c-4efd-8020-67d146a850e0},14"
@@ -183,20 +184,22 @@ def os_mic(host: Host) -> dict[str, Any]:
 # --- Chrome -----------------------------------------------------------------------------------
 
 
-def chrome_install(host: Host) -> ChromeInstall:
+def chrome_install(host: Host, browser: Browser = CHROME) -> ChromeInstall:
     program_files = host.env("ProgramFiles") or "C:\\Program Files"
     program_files_x86 = host.env("ProgramFiles(x86)") or "C:\\Program Files (x86)"
-    candidates = [
-        host.join(program_files, "Google", "Chrome", "Application"),
-        host.join(program_files_x86, "Google", "Chrome", "Application"),
-    ]
+    roots = [program_files, program_files_x86]
     with contextlib.suppress(ReadError):
-        candidates.append(host.join(host.home(), "AppData", "Local", "Google", "Chrome", "Application"))
-    for folder in candidates:
-        if not host.exists(host.join(folder, "chrome.exe")):
-            continue
-        version = _newest_version_dir(host, folder) or _beacon_version(host)
-        return ChromeInstall(True, version, None if version else "Chrome's version could not be read")
+        roots.append(host.join(host.home(), "AppData", "Local"))
+    for root in roots:
+        for exe in browser.windows_exe:
+            path = host.join(root, *exe.split("\\"))
+            if not host.exists(path):
+                continue
+            folder = path.rsplit("\\", 1)[0]
+            version = _newest_version_dir(host, folder) or _beacon_version(host, browser)
+            return ChromeInstall(
+                True, version, None if version else f"{browser.short}'s version could not be read"
+            )
     return ChromeInstall(False)
 
 
@@ -209,24 +212,24 @@ def _newest_version_dir(host: Host, folder: str) -> str | None:
     return max(versions, key=lambda name: tuple(int(part) for part in name.split("."))) if versions else None
 
 
-def _beacon_version(host: Host) -> str | None:
-    """Chrome records the version it last ran as in the user's BLBeacon key."""
+def _beacon_version(host: Host, browser: Browser = CHROME) -> str | None:
+    """The browser records the version it last ran as in the user's BLBeacon key."""
     root = user_root(host)
     if root is None:
         return None
     try:
-        beacon = host.registry(f"{root}\\Software\\Google\\Chrome\\BLBeacon")
+        beacon = host.registry(f"{root}\\{browser.windows_beacon_key}")
     except ReadError:
         return None
     version = beacon.get("version") if beacon else None
     return version[:50] if isinstance(version, str) else None
 
 
-def chrome_user_data_dir(host: Host) -> str:
-    return host.join(host.home(), "AppData", "Local", "Google", "Chrome", "User Data")
+def chrome_user_data_dir(host: Host, browser: Browser = CHROME) -> str:
+    return host.join(host.home(), "AppData", "Local", *browser.windows_user_data[0].split("\\"))
 
 
-def chrome_policy(host: Host) -> PolicyReading:
+def chrome_policy(host: Host, browser: Browser = CHROME) -> PolicyReading:
     reading = PolicyReading(source=host.source("registry"))
     layers: list[dict[str, Any]] = []
     # Machine policy wins over user policy, so it is merged last.
@@ -234,9 +237,9 @@ def chrome_policy(host: Host) -> PolicyReading:
         if root is None:
             continue
         try:
-            layers.append(_policy_layer(host, f"{root}\\{CHROME_POLICY}"))
+            layers.append(_policy_layer(host, f"{root}\\{browser.windows_policy_key}"))
         except ReadError as error:
-            reading.problems.append(f"Chrome policy under {root} not readable: {error.reason}")
+            reading.problems.append(f"{browser.short} policy under {root} not readable: {error.reason}")
     reading.values = merge_policies(layers)
     return reading
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from ..checks.browsers import CHROME, Browser
 from ..host import Host, NotFound, ReadError
 from .reading import from_1601_microseconds, join_reasons, short
 
@@ -47,18 +48,49 @@ class PolicyReading:
     problems: list[str] = field(default_factory=list)
 
 
-def collect(host: Host, system: ModuleType) -> dict[str, Any]:
-    install: ChromeInstall = system.chrome_install(host)
+def collect(host: Host, system: ModuleType, browser: Browser = CHROME) -> dict[str, Any]:
+    """The facts of one Chromium-family browser (Chrome by default: the report's "chrome")."""
+    install: ChromeInstall = system.chrome_install(host, browser)
+    if browser is not CHROME:
+        return _other_browser(host, system, browser, install)
+    return _browser_facts(host, system, browser, install)
+
+
+def _other_browser(
+    host: Host, system: ModuleType, browser: Browser, install: ChromeInstall
+) -> dict[str, Any]:
+    """Edge and Chromium are read in full only where they are installed (or have a profile):
+    most seats have one browser, and the others should cost neither reads nor report size."""
+    if install.installed is False:
+        try:
+            user_data_dir = system.chrome_user_data_dir(host, browser)
+        except ReadError:
+            user_data_dir = None
+        if user_data_dir is None or not host.exists(user_data_dir):
+            return {
+                "status": "ok",
+                "source": host.source("file"),
+                "reason": f"{browser.label} is not installed",
+                "browser": browser.id,
+                "installed": False,
+                "profiles": [],
+            }
+    return _browser_facts(host, system, browser, install)
+
+
+def _browser_facts(
+    host: Host, system: ModuleType, browser: Browser, install: ChromeInstall
+) -> dict[str, Any]:
     reasons: list[str | None] = [install.reason]
     status = "ok"
     user_data_dir: str | None = None
     profiles: list[dict[str, Any]] = []
     last_used: str | None = None
     try:
-        user_data_dir = system.chrome_user_data_dir(host)
+        user_data_dir = system.chrome_user_data_dir(host, browser)
     except ReadError as error:
         status = "unknown"
-        reasons.append(f"Chrome profiles not read: {error.reason}")
+        reasons.append(f"{browser.short} profiles not read: {error.reason}")
     if user_data_dir:
         try:
             profiles, last_used, note = read_profiles(host, user_data_dir)
@@ -66,9 +98,9 @@ def collect(host: Host, system: ModuleType) -> dict[str, Any]:
             # Neither Local State nor the folder could be read: the profiles are unknown, which
             # is not the same as "Chrome has not been started".
             status = "unknown"
-            note = f"Chrome profiles not read: {error.reason}"
+            note = f"{browser.short} profiles not read: {error.reason}"
         reasons.append(note)
-    return {
+    facts: dict[str, Any] = {
         "status": status,
         "source": host.source("file"),
         "reason": join_reasons(*reasons),
@@ -77,8 +109,11 @@ def collect(host: Host, system: ModuleType) -> dict[str, Any]:
         "user_data_dir": user_data_dir,
         "last_used_profile": last_used,
         "profiles": profiles,
-        "policy": policy_facts(system.chrome_policy(host)),
+        "policy": policy_facts(system.chrome_policy(host, browser)),
     }
+    if browser is not CHROME:
+        facts["browser"] = browser.id
+    return facts
 
 
 # --- Profiles ---------------------------------------------------------------------------------
@@ -113,7 +148,7 @@ def read_profiles(host: Host, user_data_dir: str) -> tuple[list[dict[str, Any]],
     try:
         entries = host.list_dir(user_data_dir)
     except NotFound:
-        return [], None, "Chrome has not been started by this user yet (no user data folder)"
+        return [], None, "the browser has not been started by this user yet (no user data folder)"
     except ReadError as error:
         if not info_cache:
             raise ReadError(
