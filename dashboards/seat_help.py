@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from readyfloor_agent.checks import State
 from readyfloor_agent.checks.model import OS_LABELS
 
-from dashboards.views import CATALOG_ORDER, _catalog_check, _fix, _zone, role_required
+from dashboards.views import CATALOG_ORDER, _check_title, _fix, _zone, role_required
 from server.compliance import governing
 from server.compliance.models import CheckResult
 from server.fleet import fixlinks
@@ -58,11 +58,11 @@ def fix_page(request: HttpRequest, token: str) -> HttpResponse:
     os_name = device.os if device else ""
     steps = []
     for result in results:
-        check = _catalog_check(result.check_id)
-        fix = _fix(result.check_id, os_name)
+        browser = str((result.evidence or {}).get("browser") or "chrome")
+        fix = _fix(result.check_id, os_name, browser)
         steps.append(
             {
-                "title": check.title if check else result.check_id,
+                "title": _check_title(result.check_id, browser),
                 "reason": result.reason,
                 "state": result.state,
                 "steps": fix.naming(policy.cti_origins or []).steps if fix else (),

@@ -24,7 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
-from readyfloor_agent.checks import CATALOG, Check, Fix, State, fix_for, get_check
+from readyfloor_agent.checks import CATALOG, Check, Fix, State, fix_for, get_check, title_for
 from readyfloor_agent.checks.model import OS_LABELS
 
 from dashboards import figures
@@ -302,14 +302,17 @@ def _catalog_check(check_id: str) -> Check | None:
         return None
 
 
-def _check_title(check_id: str) -> str:
-    check = _catalog_check(check_id)
-    return check.title if check else check_id
-
-
-def _fix(check_id: str, os_name: str) -> Fix | None:
+def _check_title(check_id: str, browser: str = "chrome") -> str:
     try:
-        return fix_for(check_id, os_name)
+        return title_for(check_id, browser)
+    except KeyError:
+        return check_id
+
+
+def _fix(check_id: str, os_name: str, browser: str = "chrome") -> Fix | None:
+    """The steps in the words of the browser judged (a result's evidence names it; Chrome else)."""
+    try:
+        return fix_for(check_id, os_name, browser=browser)
     except (KeyError, ValueError):
         # Unknown check or an OS the catalog has no steps for: the page says so instead.
         return None
@@ -319,7 +322,7 @@ def _failing_with_titles(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [
         {
             **item,
-            "title": _check_title(str(item.get("check_id", ""))),
+            "title": _check_title(str(item.get("check_id", "")), str(item.get("browser") or "chrome")),
             **_mark(str(item.get("state", "")), str(item.get("severity", ""))),
         }
         for item in failing or []
@@ -376,15 +379,16 @@ def _check_row(
 ) -> dict[str, Any]:
     needs_fix = result.state in NEEDS_FIX
     check = _catalog_check(result.check_id)
+    browser = str((result.evidence or {}).get("browser") or "chrome")
     return {
         "result": result,
         "since": getattr(result, "state_since", result.since),
-        "title": check.title if check else result.check_id,
+        "title": _check_title(result.check_id, browser),
         "area": check.area if check else "",
         "state_label": CheckState(result.state).label if result.state in CheckState.values else result.state,
         **_mark(result.state, result.severity),
         "needs_fix": needs_fix,
-        "fix": _fix(result.check_id, os_name) if needs_fix else None,
+        "fix": _fix(result.check_id, os_name, browser) if needs_fix else None,
         # Shown beside the failure, never instead of it: the verdict stays as judged.
         "acknowledgement": acknowledged.for_check(seat.pk, result.check_id) if needs_fix else None,
     }

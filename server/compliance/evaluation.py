@@ -238,6 +238,8 @@ def failing_summary(results: list[checks.CheckResult]) -> list[dict[str, Any]]:
     failing.sort(key=lambda r: (-r.state.rank, r.severity != "critical", r.check_id))
     return [
         {"check_id": r.check_id, "state": r.state.value, "severity": r.severity, "reason": r.reason}
+        # The browser judged, when it is not Chrome, so titles and fix steps can name it.
+        | ({"browser": r.evidence["browser"]} if r.evidence.get("browser", "chrome") != "chrome" else {})
         for r in failing
     ]
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from django import forms
 from readyfloor_agent.checks import CATALOG, get_check
+from readyfloor_agent.checks.browsers import BROWSERS
 from readyfloor_agent.checks.model import SEVERITIES
 from readyfloor_agent.checks.urlpattern import Origin
 
@@ -77,6 +78,7 @@ def _severity_field_name(check_id: str) -> str:
     return "severity__" + check_id.replace(".", "__")
 
 
+BROWSER_CHOICES = [(browser.id, browser.label) for browser in BROWSERS.values()]
 CHECK_CHOICES = [(check.id, f"{check.title} ({check.id})") for check in CATALOG]
 
 
@@ -95,6 +97,13 @@ class _PolicyForm(forms.ModelForm):
         required=False,
         widget=forms.CheckboxSelectMultiple,
         help_text="Checks this policy does not judge (they read 'not applicable').",
+    )
+    browsers = forms.MultipleChoiceField(
+        choices=BROWSER_CHOICES,
+        initial=["chrome"],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The browsers the softphone runs in here: each installed one is judged, the worst decides.",
     )
     comment = forms.CharField(
         required=False,
@@ -118,6 +127,7 @@ class _PolicyForm(forms.ModelForm):
             "freshness_s",
             "checkin_interval_s",
             "disabled_checks",
+            "browsers",
         ]
 
     impact: preview.Impact | None = None
@@ -127,6 +137,10 @@ class _PolicyForm(forms.ModelForm):
         current = dict(self.instance.severities or {})
         for check in CATALOG:
             self.initial.setdefault(_severity_field_name(check.id), current.get(check.id, ""))
+
+    def clean_browsers(self) -> list[str]:
+        # None ticked means the default: the softphone runs in Chrome.
+        return list(self.cleaned_data.get("browsers") or ["chrome"])
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

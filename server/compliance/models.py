@@ -14,6 +14,10 @@ from readyfloor_agent import checks
 from server.fleet.models import Device, Floor, Readiness, Seat, Site
 
 
+def default_browsers() -> list[str]:
+    return ["chrome"]
+
+
 class Policy(models.Model):
     """What a seat must satisfy. The most specific policy wins: floor, then site, then the
     default (no site, no floor), as compliance.governing chooses. Agents fetch it so their
@@ -41,6 +45,10 @@ class Policy(models.Model):
         default=60, help_text="How often agents report (seconds)."
     )
     disabled_checks = models.JSONField(default=list, blank=True)
+    browsers = models.JSONField(
+        default=default_browsers,
+        help_text='The browsers the softphone runs in at these seats: "chrome", "chromium", "edge".',
+    )
     severities = models.JSONField(
         default=dict, blank=True, help_text='Overrides, e.g. {"os.mic.in_use": "critical"}.'
     )
@@ -84,6 +92,7 @@ class Policy(models.Model):
                 "freshness_s": self.freshness_s,
                 "disabled_checks": list(self.disabled_checks or []),
                 "severities": dict(self.severities or {}),
+                "browsers": list(self.browsers or default_browsers()),
             }
         )
 

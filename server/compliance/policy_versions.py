@@ -32,6 +32,7 @@ LABELS: dict[str, str] = {
     "freshness_s": "Freshness window (s)",
     "checkin_interval_s": "Check-in interval (s)",
     "disabled_checks": "Disabled checks",
+    "browsers": "Browsers",
     "severities": "Severity overrides",
 }
 
@@ -43,6 +44,7 @@ def content_of(policy: Policy) -> dict[str, Any]:
     content["cti_origins"] = list(content["cti_origins"] or [])
     content["approved_headsets"] = list(content["approved_headsets"] or [])
     content["disabled_checks"] = sorted(content["disabled_checks"] or [])
+    content["browsers"] = list(content["browsers"] or ["chrome"])
     content["severities"] = dict(sorted((content["severities"] or {}).items()))
     return content
 

@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
 from readyfloor_agent.checks import Readiness as CatalogReadiness
-from readyfloor_agent.checks import fix_for, get_check
+from readyfloor_agent.checks import fix_for, title_for
 
 from server.fleet.models import Floor, Readiness, Seat
 from server.shifts import schedule
@@ -166,13 +166,14 @@ def _top_fix(seat: Seat, device: Any, top: dict[str, Any] | None) -> tuple[str, 
             )
         return ("Waiting", "Waiting for the workstation's first report.", "")
     check_id = str(top.get("check_id", ""))
+    browser = str(top.get("browser") or "chrome")
     try:
-        title = get_check(check_id).title
+        title = title_for(check_id, browser)
     except KeyError:
         title = check_id
     step = ""
     try:
-        steps = fix_for(check_id, device.os).steps
+        steps = fix_for(check_id, device.os, browser=browser).steps
         step = steps[0] if steps else ""
     except (KeyError, ValueError):
         pass
