@@ -71,6 +71,29 @@ class DigestContent:
         return f"{self.floor} ({self.site}): {text}"
 
 
+def sample_content(base_url: str) -> DigestContent:
+    """A made-up digest for "send a test message": two seats down, clearly marked as a test."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    content = DigestContent(
+        idempotency_key="test-" + now.strftime("%Y%m%dT%H%M%SZ"),
+        rule="Test message",
+        site="Test site",
+        floor_id=0,
+        floor="Test floor",
+        window_start=iso(now - dt.timedelta(minutes=1)),
+        window_end=iso(now),
+        floor_url=f"{base_url}/",
+    )
+    for label, reason in (
+        ("T-01", "Test: microphone set to Block for the CTI site"),
+        ("T-02", "Test: no headset among the capture devices"),
+    ):
+        content.seats_down.append(
+            SeatChange(0, label, "ready", "not_ready", iso(now), reason, [], f"{base_url}/")
+        )
+    return content
+
+
 def readyfloor_json(content: DigestContent) -> str:
     """The signed webhook body: everything in the digest, for machines."""
     body = {
