@@ -327,6 +327,7 @@ def digest_content(digest: Digest, entries: list[DigestEntry], silenced: int) ->
         window_start=payloads.iso(digest.opened_at),
         window_end=payloads.iso(digest.closes_at),
         floor_url=f"{base}{reverse('dashboards:floor')}?floor={floor.pk}",
+        timezone=floor.site.timezone,
         acknowledged=silenced,
     )
     # A seat that changed several times in one window is listed once, as it ended up.
