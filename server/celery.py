@@ -26,11 +26,7 @@ app.conf.beat_schedule = {
         "task": "server.alerts.tasks.collect",
         "schedule": float(os.getenv("READYFLOOR_ALERT_COLLECT_S", "10")),
     },
-    "purge-alert-log": {
-        "task": "server.alerts.tasks.purge_old_digests",
-        "schedule": 3600.0,
-        "options": {"queue": os.getenv("READYFLOOR_ALERTS_QUEUE", "alerts")},
-    },
+    "purge-alert-log": {"task": "server.alerts.tasks.purge_old_digests", "schedule": 3600.0},
     # Acknowledgements end by themselves; this writes the "expired" step of their audit trail.
     "record-acknowledgement-expiries": {
         "task": "server.acknowledgements.tasks.record_expiries",

@@ -251,6 +251,8 @@ CELERY_TASK_ROUTES = {
     "server.compliance.tasks.purge_old_checkins": {"queue": READYFLOOR_QUEUES["bulk"]},
     "server.compliance.tasks.purge_old_history": {"queue": READYFLOOR_QUEUES["bulk"]},
     "server.alerts.*": {"queue": READYFLOOR_QUEUES["alerts"]},
+    # Housekeeping (the audit of expired acknowledgements) stays off the check-in path.
+    "server.acknowledgements.tasks.*": {"queue": READYFLOOR_QUEUES["bulk"]},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A check-in must not wait on a dead Redis: fail the publish fast and let the sweep

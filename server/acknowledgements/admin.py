@@ -44,6 +44,22 @@ class AcknowledgementForm(forms.ModelForm):
         return data
 
 
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("active", "Active"), ("expired", "Expired"), ("revoked", "Revoked")]
+
+    def queryset(
+        self, request: HttpRequest, queryset: QuerySet[Acknowledgement]
+    ) -> QuerySet[Acknowledgement]:
+        if self.value() in {"active", "expired", "revoked"}:
+            chosen = acknowledging.list_acknowledgements(status=self.value())
+            return queryset.filter(pk__in=chosen.values("pk"))
+        return queryset
+
+
 class AuditInline(admin.TabularInline):
     model = AcknowledgementAudit
     fields = ["at", "action", "actor_name", "detail"]
@@ -59,7 +75,7 @@ class AuditInline(admin.TabularInline):
 class AcknowledgementAdmin(admin.ModelAdmin):
     form = AcknowledgementForm
     list_display = ["check_id", "scope", "status_label", "expires_at", "created_by", "reason"]
-    list_filter = ["check_id", "floor", "seat__floor"]
+    list_filter = [StatusFilter, "check_id", "floor", "seat__floor"]
     search_fields = ["check_id", "reason", "seat__label", "floor__name"]
     list_select_related = ["seat__floor", "floor", "created_by"]
     inlines = [AuditInline]

@@ -26,6 +26,18 @@ class ChannelAdmin(admin.ModelAdmin):
         ("Webhook, Slack, Teams", {"fields": ["url", "secret"], "description": SECRET_HELP}),
         ("Email", {"fields": ["email_to"]}),
     ]  # fmt: skip
+    actions = ["send_test_message"]
+
+    @admin.action(description="Send a test message to the selected channels")
+    def send_test_message(self, request: HttpRequest, queryset: QuerySet[Channel]) -> None:
+        for channel in queryset[:REPLAY_LIMIT]:
+            result = delivering.send_test_message(channel)
+            outcome = f"HTTP {result.status_code}" if result.status_code else (result.error or result.excerpt)
+            self.message_user(
+                request,
+                f"{channel.name}: {'accepted' if result.ok else 'not accepted'} ({outcome}).",
+                messages.SUCCESS if result.ok else messages.WARNING,
+            )
 
 
 @admin.register(AlertRule)

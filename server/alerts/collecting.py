@@ -268,11 +268,11 @@ def close_digest(digest: Digest, now: dt.datetime) -> int:
     downs = [entry for entry in entries if entry.kind == EntryKind.SEAT_DOWN]
     for entry in downs:
         entry.silenced = acknowledged.covers(entry.seat_id, entry.failing)
-    DigestEntry.objects.bulk_update(downs, ["silenced"])
+    _store_silenced(downs)  # before the recoveries ask whether their seat's going down was sent
     recoveries = [entry for entry in entries if entry.kind == EntryKind.SEAT_RECOVERED]
     for entry in recoveries:
         entry.silenced = not _down_was_announced(digest.rule_id, entry)
-    DigestEntry.objects.bulk_update(recoveries, ["silenced"])
+    _store_silenced(recoveries)
 
     sent = [entry for entry in entries if not entry.silenced]
     digest.closed_at = now
@@ -295,6 +295,11 @@ def close_digest(digest: Digest, now: dt.datetime) -> int:
     for delivery in deliveries:
         transaction.on_commit(lambda pk=delivery.pk: _enqueue(pk), robust=True)
     return len(deliveries)
+
+
+def _store_silenced(entries: list[DigestEntry]) -> None:
+    # One UPDATE by id list: bulk_update's CASE per row costs seconds for a storm's entries.
+    DigestEntry.objects.filter(pk__in=[entry.pk for entry in entries if entry.silenced]).update(silenced=True)
 
 
 def _down_was_announced(rule_id: int, recovery: DigestEntry) -> bool:
@@ -322,6 +327,7 @@ def digest_content(digest: Digest, entries: list[DigestEntry], silenced: int) ->
         window_start=payloads.iso(digest.opened_at),
         window_end=payloads.iso(digest.closes_at),
         floor_url=f"{base}{reverse('dashboards:floor')}?floor={floor.pk}",
+        timezone=floor.site.timezone,
         acknowledged=silenced,
     )
     # A seat that changed several times in one window is listed once, as it ended up.

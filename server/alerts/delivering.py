@@ -12,6 +12,7 @@ import datetime as dt
 import http.client
 import smtplib
 import time
+import uuid
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -21,8 +22,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
 from django.utils import timezone
 
-from server.alerts import signing
-from server.alerts.models import Attempt, ChannelKind, Delivery, DeliveryStatus
+from server.alerts import payloads, signing
+from server.alerts.models import Attempt, Channel, ChannelKind, Delivery, DeliveryStatus, Digest
 
 USER_AGENT = "ReadyFloor-Alerts/1"
 EXCERPT_CHARS = 500
@@ -98,6 +99,16 @@ def replay_delivery(delivery_id: int) -> Attempt:
         return delivery.attempt_log.order_by("-pk").first()
 
 
+def send_test_message(channel: Channel) -> SendResult:
+    """Send a sample digest to a channel now, in its format, signed like the real ones, so an
+    admin can check the URL, the secret or the mailbox. Not logged as a delivery."""
+    from server.alerts.collecting import render  # collecting queues deliveries through this module
+
+    content = payloads.sample_content(settings.SITE_URL.rstrip("/"))
+    digest = Digest(idempotency_key=uuid.uuid4())
+    return send(Delivery(digest=digest, channel=channel, **render(channel.kind, content)))
+
+
 def deliveries_log(*, status: str | None = None, channel_id: int | None = None, floor_id: int | None = None):
     """The delivery log, newest first, for the admin and (later) the operator API."""
     queryset = Delivery.objects.select_related("channel", "digest__floor__site", "digest__rule").order_by(
@@ -153,7 +164,7 @@ def webhook_headers(delivery: Delivery, body: bytes, timestamp: int | None = Non
         "User-Agent": USER_AGENT,
         "Idempotency-Key": delivery.idempotency_key,
         "ReadyFloor-Event": "alert.digest",
-        "ReadyFloor-Delivery": str(delivery.pk),
+        "ReadyFloor-Delivery": str(delivery.pk or "test"),
     }
     if delivery.channel.secret:
         headers[signing.HEADER] = signing.signature_header(delivery.channel.secret, body, timestamp)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import zoneinfo
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -49,10 +50,26 @@ class DigestContent:
     window_start: str
     window_end: str
     floor_url: str
+    # The site's IANA zone: people read times in it; the JSON keeps UTC.
+    timezone: str = "UTC"
     seats_down: list[SeatChange] = field(default_factory=list)
     seats_recovered: list[SeatChange] = field(default_factory=list)
     floor_threshold: FloorCrossing | None = None
     acknowledged: int = 0
+
+    def local(self, iso_time: str, with_day: bool = True) -> str:
+        """'Mon 30 Nov 09:01' in the site's zone (an unknown zone falls back to UTC)."""
+        try:
+            zone: dt.tzinfo = zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            zone = dt.timezone.utc
+        moment = dt.datetime.fromisoformat(iso_time.replace("Z", "+00:00")).astimezone(zone)
+        return moment.strftime("%a %d %b %H:%M:%S" if with_day else "%H:%M:%S")
+
+    @property
+    def window_text(self) -> str:
+        start, end = self.local(self.window_start), self.local(self.window_end, with_day=False)
+        return f"{start} to {end} ({self.timezone})"
 
     @property
     def summary(self) -> str:
@@ -69,6 +86,29 @@ class DigestContent:
             )
         text = "; ".join(parts) or "no changes"
         return f"{self.floor} ({self.site}): {text}"
+
+
+def sample_content(base_url: str) -> DigestContent:
+    """A made-up digest for "send a test message": two seats down, clearly marked as a test."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    content = DigestContent(
+        idempotency_key="test-" + now.strftime("%Y%m%dT%H%M%SZ"),
+        rule="Test message",
+        site="Test site",
+        floor_id=0,
+        floor="Test floor",
+        window_start=iso(now - dt.timedelta(minutes=1)),
+        window_end=iso(now),
+        floor_url=f"{base_url}/",
+    )
+    for label, reason in (
+        ("T-01", "Test: microphone set to Block for the CTI site"),
+        ("T-02", "Test: no headset among the capture devices"),
+    ):
+        content.seats_down.append(
+            SeatChange(0, label, "ready", "not_ready", iso(now), reason, [], f"{base_url}/")
+        )
+    return content
 
 
 def readyfloor_json(content: DigestContent) -> str:
@@ -110,7 +150,7 @@ def slack_json(content: DigestContent) -> str:
                     "text": {"type": "mrkdwn", "text": (f"*{title}*\n" + "\n".join(lines))[:3000]},
                 }
             )
-    context = f"<{content.floor_url}|Open the floor> · {content.window_start} to {content.window_end}"
+    context = f"<{content.floor_url}|Open the floor> · {content.window_text}"
     if content.acknowledged:
         context += f" · {content.acknowledged} acknowledged change(s) not listed"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
@@ -163,14 +203,14 @@ def teams_json(content: DigestContent) -> str:
 def email_text(content: DigestContent) -> tuple[str, str]:
     """(subject, plain-text body) with every seat listed."""
     subject = f"[ReadyFloor] {content.summary}"[:250]
-    lines = [content.summary, "", f"Window: {content.window_start} to {content.window_end}", ""]
+    lines = [content.summary, "", f"Window: {content.window_text}", ""]
     for title, changes in (("Seats down", content.seats_down), ("Seats recovered", content.seats_recovered)):
         if changes:
             lines.append(f"{title} ({len(changes)}):")
             for change in changes:
                 lines.append(
                     f"  {change.label}: {_label(change.from_readiness)} → {_label(change.to_readiness)}"
-                    f" at {change.at}"
+                    f" at {content.local(change.at, with_day=False)}"
                 )
                 lines.append(f"      {change.reason}")
                 lines.append(f"      {change.url}")

@@ -278,6 +278,14 @@ def test_the_admin_revokes_selected_acknowledgements_and_lists_the_audit(it_admi
 
     assert "Revoked 1 acknowledgement(s)." in response.content.decode()
     assert steps(made) == [("created", "ines"), ("revoked", "root")]
+    listed = it_admin_client.get(
+        reverse("admin:acknowledgements_acknowledgement_changelist"), {"status": "revoked"}
+    )
+    assert list(listed.context["cl"].result_list) == [made]
+    listed = it_admin_client.get(
+        reverse("admin:acknowledgements_acknowledgement_changelist"), {"status": "active"}
+    )
+    assert list(listed.context["cl"].result_list) == []
     audit = it_admin_client.get(reverse("admin:acknowledgements_acknowledgementaudit_changelist"))
     assert audit.status_code == 200
     assert "revoked" in audit.content.decode().lower()

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from server.acknowledgements.acknowledging import acknowledge
-from server.alerts import collecting, delivering
+from server.alerts import collecting, delivering, signing
 from server.alerts.models import AlertRule, Channel, ChannelKind, Delivery
 from tests.alerts.conftest import MIC_BLOCKED, minutes_ago, seat_turns
 
@@ -65,3 +65,25 @@ def test_a_channel_without_its_address_is_refused_naming_the_field(root_client):
     assert response.status_code == 200
     assert set(response.context["adminform"].form.errors) == {"email_to"}
     assert not Channel.objects.exists()
+
+
+def test_an_admin_sends_a_test_message_to_check_a_channel(root_client, receiver, mailbox, alert_settings):
+    hook = Channel.objects.create(name="hook", kind=ChannelKind.WEBHOOK, url=receiver.url)
+    mail = Channel.objects.create(name="mail", kind=ChannelKind.EMAIL, email_to="ines@example.com")
+    broken = Channel.objects.create(name="broken", kind=ChannelKind.SLACK, url="http://127.0.0.1:9/")
+
+    response = root_client.post(
+        reverse("admin:alerts_channel_changelist"),
+        {"action": "send_test_message", "_selected_action": [hook.pk, mail.pk, broken.pk]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "Hook: accepted (HTTP 200)." in page
+    assert "Mail: accepted" in page
+    assert "Broken: not accepted (ConnectionRefusedError" in page
+    request = receiver.requests[0]
+    assert signing.verify(hook.secret, request.headers["ReadyFloor-Signature"], request.body)
+    assert request.json()["rule"] == "Test message"
+    assert mailbox.messages[0][1]["Subject"].startswith("[ReadyFloor] Test floor (Test site): 2 seats")
+    assert not Delivery.objects.exists()  # a test is not a delivery

@@ -44,6 +44,7 @@ def test_a_storm_is_one_email_listing_every_failing_seat(alert_settings, big_flo
     assert "A-13" not in text
     assert text.count("No headset among the capture devices") == 12
     assert "https://readyfloor.example.com/seats/" in text
+    assert "(Europe/Paris)" in text  # times in the site's zone, named
     assert delivery.status == DeliveryStatus.DELIVERED
 
 
