@@ -29,6 +29,8 @@ PRODUCTION = {
 
 def check_deploy(**environment: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **environment}
+    # Set by the browser tests for Playwright's loop; Django's checks must not see it here.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=REPO,

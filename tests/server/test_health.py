@@ -6,22 +6,18 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from server.celery import app
+from tests.server.test_evaluation import broker_unreachable
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def redis_down():
-    """Point the broker at a port where nothing listens, as if Redis had stopped."""
-    original = app.conf.broker_url
-    app.conf.broker_url = "redis://127.0.0.1:1/0"
-    app.pool.force_close_all()
-    try:
+    """Point the broker at a port where nothing listens, as if Redis had stopped. The same
+    helper as the evaluation tests': it resets Celery's pools both ways, so later tests in
+    this process publish on fresh ones (closing them in place left "Acquire on closed pool")."""
+    with broker_unreachable():
         yield
-    finally:
-        app.conf.broker_url = original
-        app.pool.force_close_all()
 
 
 @pytest.fixture
