@@ -82,6 +82,15 @@ class Seat(models.Model):
         return f"{self.floor.name} {self.label}"
 
 
+def command_line_safe_token(nbytes: int) -> str:
+    """A random URL-safe token that does not start with "-": an IT admin pastes it after
+    `--secret`, and a leading dash would be read as another option (1 token in 64 would)."""
+    while True:
+        token = secrets.token_urlsafe(nbytes)
+        if not token.startswith("-"):
+            return token
+
+
 class EnrollSecret(models.Model):
     """A per-site secret that agents present once to enrol. Only its hash is stored; several
     can be active at once so a secret can be rotated without a gap."""
@@ -103,7 +112,7 @@ class EnrollSecret(models.Model):
     @classmethod
     def issue(cls, site: Site, name: str) -> tuple[EnrollSecret, str]:
         """Create a secret and return it with its plain text, which is never stored."""
-        plain = secrets.token_urlsafe(24)
+        plain = command_line_safe_token(24)
         secret = cls.objects.create(site=site, name=name, secret_hash=sha256_hex(plain), hint=plain[:6])
         return secret, plain
 

@@ -400,3 +400,9 @@ def test_a_checkin_while_the_database_is_unreachable_gets_a_json_503(client, nod
     assert response.status_code == 503
     assert response.json()["error"] == "unavailable"
     assert CheckIn.objects.count() == 0
+
+
+def test_an_enroll_secret_never_starts_with_a_dash_so_it_pastes_after_an_option(site) -> None:
+    from server.fleet.models import EnrollSecret
+
+    assert not any(EnrollSecret.issue(site, f"rollout {n}")[1].startswith("-") for n in range(300))
