@@ -212,6 +212,7 @@ class FlagResult:
     flips: int = 0
     seen: int = 0
     latencies_s: list[float] = field(default_factory=list)
+    unturned: list[int] = field(default_factory=list)
 
     def p(self, fraction: float) -> float:
         if not self.latencies_s:
@@ -307,7 +308,6 @@ def measure_flags(stack: Any, ingest_bench: Any, live: list[Live], args: argpars
     lock = threading.Lock()
     pending: dict[int, float] = {}
     stop = threading.Event()
-    healthy = [d for d in live]
     rng = random.Random(7)
     started = time.perf_counter()
     flip_every = 1.0 / args.flips_per_s if args.flips_per_s else float("inf")
@@ -322,22 +322,24 @@ def measure_flags(stack: Any, ingest_bench: Any, live: list[Live], args: argpars
         return (head + tail).encode(), headers
 
     def client(number: int) -> None:
+        # Each thread reports for its own workstations, as one agent per workstation does:
+        # two reports of one device in flight at once could land out of order.
+        mine = live[number :: args.clients]
         conn = ingest_bench.Connection(stack.port)
         next_at = started + interval * number / args.clients
-        next_flip = started + flip_every * (number + 1) / args.clients * args.clients
+        flip_interval = flip_every * args.clients
+        next_flip = started + flip_interval * (number + 1) / args.clients
         while not stop.is_set():
             now = time.perf_counter()
             if now < next_at:
                 time.sleep(next_at - now)
             next_at += interval
-            flip = number == 0 and time.perf_counter() >= next_flip
-            with lock:
-                candidates = [d for d in healthy if not d.flipped]
-                device = rng.choice(candidates) if candidates else None
-                if device is not None and flip:
-                    device.flipped = True
-            if device is None:
+            flip = time.perf_counter() >= next_flip
+            candidates = [d for d in mine if not d.flipped]
+            if not candidates:
                 break
+            device = rng.choice(candidates)
+            device.flipped = flip
             payload, headers = body(device, full=flip)
             status, _ = conn.send("POST", "/api/agent/v1/checkin", payload, headers)
             acked = time.perf_counter()
@@ -349,12 +351,14 @@ def measure_flags(stack: Any, ingest_bench: Any, live: list[Live], args: argpars
                     pending[device.seat_id] = acked
                     result.flips += 1
             if flip:
-                next_flip += flip_every
+                next_flip += flip_interval
         conn.close()
 
     def poller() -> None:
         with psycopg.connect(stack.database_url, autocommit=True) as conn:
-            while not stop.is_set() or pending:
+            # Until every client has stopped (a flip may be acknowledged after `stop`), then
+            # until every flip turned or 30 s passed.
+            while not clients_done.is_set() or pending:
                 with lock:
                     waiting = dict(pending)
                 if waiting:
@@ -366,11 +370,12 @@ def measure_flags(stack: Any, ingest_bench: Any, live: list[Live], args: argpars
                     with lock:
                         for (seat_id,) in rows:
                             result.latencies_s.append(seen_at - pending.pop(seat_id))
-                if stop.is_set() and time.perf_counter() - stopped_at[0] > 30:
+                if clients_done.is_set() and time.perf_counter() - stopped_at[0] > 30:
                     break  # what has not turned by now never will in this run
                 time.sleep(0.02)
 
     stopped_at = [float("inf")]
+    clients_done = threading.Event()
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(args.clients)]
     watcher = threading.Thread(target=poller, daemon=True)
     watcher.start()
@@ -382,9 +387,11 @@ def measure_flags(stack: Any, ingest_bench: Any, live: list[Live], args: argpars
     for thread in threads:
         thread.join(timeout=30)
     elapsed = time.perf_counter() - started
+    clients_done.set()
     watcher.join(timeout=40)
     result.achieved_rate = result.requests / elapsed
     result.seen = len(result.latencies_s)
+    result.unturned = sorted(pending)
     return result
 
 
