@@ -20,7 +20,7 @@ import json
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -99,7 +99,7 @@ def judge(
     rows = rawsql.fetch_all_prepared(_judging_sql(), {"ids": list(device_ids)})
     if not rows:
         return {}
-    device_width = len(Device._meta.concrete_fields)
+    device_width = len(_DeviceRow._fields)
     policy_width = len(Policy._meta.concrete_fields)
     judged: list[_Judged] = []
     verdicts: list[_Verdict] = []
@@ -107,7 +107,7 @@ def judge(
 
     keyed = []
     for row in rows:
-        device = rawsql.instance_from_row(Device, row[:device_width])
+        device = _DeviceRow(*row[:device_width])
         judged_key, floor_id = row[device_width : device_width + 2]
         policy_values = row[device_width + 2 : device_width + 2 + policy_width]
         policy_key = (policy_values[0], row[-1])  # id and digest of the whole row
@@ -180,12 +180,22 @@ def _judging_sql() -> str:
     # ORDER BY before FOR UPDATE: devices are always locked in id order, so a bulk chunk and
     # a check-in's evaluation never wait on each other in a cycle.
     return governing.device_sql(
-        f"{rawsql.columns_of(Device, 'd')}, {_judged_key_sql('snapshot.facts')}, s.floor_id, "
+        f"d.id, d.seat_id, d.current_facts_id, d.last_seen_at, {_judged_key_sql('snapshot.facts')}, "
+        "s.floor_id, "
         f"{rawsql.columns_of(Policy, 'governing')}",
         where="d.id = ANY(%(ids)s)",
         joins=f"LEFT JOIN {FactSnapshot._meta.db_table} snapshot ON snapshot.id = d.current_facts_id",
         lock="ORDER BY d.id FOR UPDATE OF d",
     )
+
+
+class _DeviceRow(NamedTuple):
+    """What judging needs of a device: a model instance would cost more than its checks."""
+
+    pk: int
+    seat_id: int | None
+    current_facts_id: int | None
+    last_seen_at: dt.datetime | None
 
 
 @dataclass
@@ -225,7 +235,7 @@ def _store_results(judged: list[_Judged], now: dt.datetime) -> None:
                 if changed_later:
                     continue
                 if (old_state, severity, reason) == (state, result.severity, result.reason) and (
-                    json.loads(evidence) == result.evidence
+                    _parsed_evidence(evidence) == result.evidence
                 ):
                     continue
             row = {
@@ -260,6 +270,13 @@ def _store_results(judged: list[_Judged], now: dt.datetime) -> None:
             _TRANSITIONS_SQL.format(transitions=CheckTransition._meta.db_table),
             {"rows": json.dumps(transitions), "now": now},
         )
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_evidence(text: str) -> Any:
+    # Seats share most evidence texts ("{}", the same origin decision): parse each once.
+    # The value is only compared, never changed, so one object can serve every seat.
+    return json.loads(text)
 
 
 _STORED_RESULTS_SQL = """
