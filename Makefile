@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint bench bench-ingest bench-agent clean-data
+.PHONY: run test install lint bench bench-ingest bench-agent bench-evaluate clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,13 +28,16 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: bench-ingest bench-agent
+bench: bench-ingest bench-agent bench-evaluate
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest
 
 bench-agent: $(STAMP)
 	$(PY) bench/agent
+
+bench-evaluate: $(STAMP)
+	$(PY) bench/evaluate
 
 clean-data:
 	rm -rf var
