@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint bench bench-ingest bench-agent bench-capacity bench-faults bench-reconnect clean-data
+.PHONY: run test install lint bench bench-ingest bench-agent bench-evaluate bench-capacity bench-faults bench-reconnect clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
 	@# Report PDFs (WeasyPrint) need Debian's pango and a font; installed here if missing (needs root).
@@ -36,7 +36,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-bench: bench-ingest bench-agent bench-reconnect
+bench: bench-ingest bench-agent bench-evaluate bench-reconnect
 
 bench-ingest: $(STAMP)
 	$(PY) bench/ingest
@@ -57,6 +57,9 @@ bench-faults: $(STAMP)
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2) >/dev/null
 	$(PY) bench/faults
 	$(PY) bench/faults --broker rabbitmq
+
+bench-evaluate: $(STAMP)
+	$(PY) bench/evaluate
 
 clean-data:
 	rm -rf var

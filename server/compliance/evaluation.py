@@ -19,15 +19,15 @@ import functools
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from readyfloor_agent import checks
-from readyfloor_agent.checks.catalog import with_report_time
+from readyfloor_agent.checks.catalog import JUDGED_HOST_FACTS, with_report_time
 
 from server.compliance import governing
 from server.compliance.models import (
@@ -77,45 +77,63 @@ class _Verdict:
     version_id: int | None
 
 
-def judge(device_ids: Sequence[int], now: dt.datetime) -> dict[int, Readiness | None]:
+@dataclass
+class Shared:
+    """Verdicts of seats judged at one moment, shared between seats whose judged facts
+    (checks.catalog.judged_facts) and policy are the same: a floor imaged alike runs the
+    catalog once. Pass one to several `judge` calls (the chunks of a bulk re-evaluation)
+    to share across them; its `now` is then theirs."""
+
+    now: dt.datetime
+    results: dict[tuple[Any, ...], tuple[Any, list[checks.CheckResult]]] = field(default_factory=dict)
+    policies: dict[tuple[Any, ...], tuple[Policy, checks.Policy]] = field(default_factory=dict)
+
+
+def judge(
+    device_ids: Sequence[int], now: dt.datetime, shared: Shared | None = None
+) -> dict[int, Readiness | None]:
     """Judge `device_ids` in the caller's transaction: {device id: its seat's readiness, or
     None when unseated}. Devices that no longer exist are left out."""
+    if shared is None or shared.now != now:
+        shared = Shared(now)
     rows = rawsql.fetch_all_prepared(_judging_sql(), {"ids": list(device_ids)})
     if not rows:
         return {}
-    device_width = len(Device._meta.concrete_fields)
+    device_width = len(_DeviceRow._fields)
     policy_width = len(Policy._meta.concrete_fields)
-    policies: dict[int | None, tuple[Policy, checks.Policy]] = {}
-    facts_by_snapshot: dict[int | None, Any] = {}
-    shared: dict[tuple[int | None, int | None], list[checks.CheckResult]] = {}
-    judged: list[tuple[Device, int | None, list[checks.CheckResult]]] = []
+    judged: list[_Judged] = []
     verdicts: list[_Verdict] = []
     readiness_by_device: dict[int, Readiness | None] = {}
 
+    keyed = []
     for row in rows:
-        device = rawsql.instance_from_row(Device, row[:device_width])
-        facts_text = row[device_width]
-        policy_values = row[device_width + 1 : device_width + 1 + policy_width]
-        policy_id = policy_values[0]
-        if policy_id not in policies:
+        device = _DeviceRow(*row[:device_width])
+        judged_key, floor_id = row[device_width : device_width + 2]
+        policy_values = row[device_width + 2 : device_width + 2 + policy_width]
+        policy_key = (policy_values[0], row[-1])  # id and digest of the whole row
+        if policy_key not in shared.policies:
             policy = (
                 rawsql.instance_from_row(Policy, policy_values)
-                if policy_id is not None
+                if policy_values[0] is not None
                 else governing.built_in_default()
             )
-            policies[policy_id] = (policy, policy.to_catalog())
-        policy, catalog_policy = policies[policy_id]
-        snapshot_id = device.current_facts_id
-        if snapshot_id not in facts_by_snapshot:
-            facts_by_snapshot[snapshot_id] = json.loads(facts_text) if facts_text is not None else None
-        facts = facts_by_snapshot[snapshot_id]
-        # Seats imaged alike share facts: the catalog runs once per (facts, policy) pair and
-        # only the report-time check is judged per seat (checks.catalog.with_report_time).
-        key = (snapshot_id, policy_id)
-        if key not in shared:
-            shared[key] = checks.evaluate(facts, catalog_policy, last_seen=now, now=now)
-        results = with_report_time(shared[key], facts, catalog_policy, last_seen=device.last_seen_at, now=now)
-        judged.append((device, policy.current_version_id, results))
+            shared.policies[policy_key] = (policy, policy.to_catalog())
+        keyed.append((device, floor_id, (judged_key, device.current_facts_id is None, policy_key)))
+    # Facts are read only for the first seat of each kind: the rest share its verdicts.
+    missing: dict[tuple[Any, ...], int] = {}
+    for device, _, key in keyed:
+        if key not in shared.results and device.current_facts_id is not None:
+            missing.setdefault(key, device.current_facts_id)
+    facts_of = _facts_of(set(missing.values()))
+    for device, floor_id, key in keyed:
+        policy, catalog_policy = shared.policies[key[2]]
+        if key not in shared.results:
+            facts = facts_of.get(device.current_facts_id) if device.current_facts_id is not None else None
+            shared.results[key] = (facts, checks.evaluate(facts, catalog_policy, last_seen=now, now=now))
+        facts, base = shared.results[key]
+        # Only the report-time check is judged per seat (checks.catalog.with_report_time).
+        results = with_report_time(base, facts, catalog_policy, last_seen=device.last_seen_at, now=now)
+        judged.append(_Judged(device.pk, device.seat_id, floor_id, policy.current_version_id, results))
         if device.seat_id is None:
             readiness_by_device[device.pk] = None
             continue
@@ -136,99 +154,161 @@ def judge(device_ids: Sequence[int], now: dt.datetime) -> dict[int, Readiness | 
     return readiness_by_device
 
 
+def _facts_of(snapshot_ids: set[int]) -> dict[int, Any]:
+    if not snapshot_ids:
+        return {}
+    rows = rawsql.fetch_all_prepared(
+        f"SELECT id, facts::text FROM {FactSnapshot._meta.db_table} WHERE id = ANY(%(ids)s)",
+        {"ids": sorted(snapshot_ids)},
+    )
+    return {snapshot_id: json.loads(text) for snapshot_id, text in rows}
+
+
+def _judged_key_sql(facts: str) -> str:
+    """md5 of checks.catalog.judged_facts(facts), computed by PostgreSQL (jsonb text is
+    canonical), so facts need not leave the database to be told apart."""
+    host = ", ".join(f"'{key}', {facts} #> '{{host,{key}}}'" for key in JUDGED_HOST_FACTS)
+    return (
+        f"md5((CASE WHEN jsonb_typeof({facts}) = 'object' "
+        f"THEN ({facts} - 'host') || jsonb_build_object('host', jsonb_build_object({host})) "
+        f"ELSE {facts} END)::text)"
+    )
+
+
 @functools.lru_cache(maxsize=1)
 def _judging_sql() -> str:
     # ORDER BY before FOR UPDATE: devices are always locked in id order, so a bulk chunk and
     # a check-in's evaluation never wait on each other in a cycle.
     return governing.device_sql(
-        f"{rawsql.columns_of(Device, 'd')}, snapshot.facts::text, {rawsql.columns_of(Policy, 'governing')}",
+        f"d.id, d.seat_id, d.current_facts_id, d.last_seen_at, {_judged_key_sql('snapshot.facts')}, "
+        "s.floor_id, "
+        f"{rawsql.columns_of(Policy, 'governing')}",
         where="d.id = ANY(%(ids)s)",
         joins=f"LEFT JOIN {FactSnapshot._meta.db_table} snapshot ON snapshot.id = d.current_facts_id",
         lock="ORDER BY d.id FOR UPDATE OF d",
     )
 
 
-def _store_results(
-    judged: list[tuple[Device, int | None, list[checks.CheckResult]]], now: dt.datetime
-) -> None:
-    """Upsert every judged device's results in one statement, writing only rows whose
-    verdict changed, and record each real change of state as a CheckTransition.
+class _DeviceRow(NamedTuple):
+    """What judging needs of a device: a model instance would cost more than its checks."""
 
-    Plain SQL on purpose: Django's bulk_update builds a CASE expression per field per row,
-    and ON CONFLICT ... WHERE lets PostgreSQL skip the unchanged rows (most evaluations
-    change one or two checks) without reading them first. `since` moves only when the state
-    changes; `evaluated_at` is when the row last changed (the seat's `evaluated_at` says
-    when it was last judged). A row changed at a later moment than `now` (a slower worker
-    that took its clock earlier) is left alone, so history never runs backwards."""
-    columns: tuple[list[Any], ...] = ([], [], [], [], [], [], [], [])
-    for device, version_id, results in judged:
-        for result in results:
-            columns[0].append(device.pk)
-            columns[1].append(result.check_id)
-            columns[2].append(result.state.value)
-            columns[3].append(result.severity)
-            columns[4].append(result.reason)
-            columns[5].append(json.dumps(result.evidence))
-            columns[6].append(device.seat_id)
-            columns[7].append(version_id)
-    if not columns[0]:
+    pk: int
+    seat_id: int | None
+    current_facts_id: int | None
+    last_seen_at: dt.datetime | None
+
+
+@dataclass
+class _Judged:
+    device_id: int
+    seat_id: int | None
+    floor_id: int | None
+    version_id: int | None
+    results: list[checks.CheckResult]
+
+
+def _store_results(judged: list[_Judged], now: dt.datetime) -> None:
+    """Write the results that changed, and a CheckTransition for each real change of state.
+
+    The stored results are read first and compared here: every writer of a device's results
+    holds its row lock (taken by the judging statement), so nothing changes in between, and
+    only the few rows that differ travel back (on a policy change, a few per seat; in the
+    steady state, the report-age check). `since` moves only when the state changes;
+    `evaluated_at` is when the row last changed. A row changed at a later moment than `now`
+    (a slower worker that read its clock earlier) is left alone, so history never runs
+    backwards."""
+    if not judged:
         return
-    rawsql.fetch_all_prepared(
-        _RESULTS_SQL.format(
-            results=CheckResult._meta.db_table,
-            transitions=CheckTransition._meta.db_table,
-            seat=Seat._meta.db_table,
-        ),
-        {
-            "devices": columns[0],
-            "checks": columns[1],
-            "states": columns[2],
-            "severities": columns[3],
-            "reasons": columns[4],
-            "evidence": columns[5],
-            "seats": columns[6],
-            "versions": columns[7],
-            "now": now,
-        },
+    rows = rawsql.fetch_all_prepared(
+        _STORED_RESULTS_SQL.format(results=CheckResult._meta.db_table),
+        {"devices": [entry.device_id for entry in judged], "now": now},
     )
+    stored = {(row[0], row[1]): row[2:] for row in rows}
+    changed: list[dict[str, Any]] = []
+    transitions: list[dict[str, Any]] = []
+    for entry in judged:
+        for result in entry.results:
+            before = stored.get((entry.device_id, result.check_id))
+            state = result.state.value
+            if before is not None:
+                old_state, severity, reason, evidence, _, changed_later = before
+                if changed_later:
+                    continue
+                if (old_state, severity, reason) == (state, result.severity, result.reason) and (
+                    _parsed_evidence(evidence) == result.evidence
+                ):
+                    continue
+            row = {
+                "device_id": entry.device_id,
+                "check_id": result.check_id,
+                "state": state,
+                "severity": result.severity,
+                "reason": result.reason,
+                "evidence": result.evidence,
+            }
+            changed.append(row)
+            if before is None or before[0] != state:
+                transitions.append(
+                    {
+                        **row,
+                        "seat_id": entry.seat_id,
+                        "floor_id": entry.floor_id,
+                        "from_state": before[0] if before else "",
+                        "from_since": before[4] if before else None,
+                        "version_id": entry.version_id,
+                    }
+                )
+    if changed:
+        # One JSON document rather than an array per column: json.dumps runs in C, while
+        # psycopg quotes text arrays element by element in Python.
+        rawsql.fetch_all_prepared(
+            _RESULTS_SQL.format(results=CheckResult._meta.db_table),
+            {"rows": json.dumps(changed), "now": now},
+        )
+    if transitions:
+        rawsql.fetch_all_prepared(
+            _TRANSITIONS_SQL.format(transitions=CheckTransition._meta.db_table),
+            {"rows": json.dumps(transitions), "now": now},
+        )
 
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_evidence(text: str) -> Any:
+    # Seats share most evidence texts ("{}", the same origin decision): parse each once.
+    # The value is only compared, never changed, so one object can serve every seat.
+    return json.loads(text)
+
+
+_STORED_RESULTS_SQL = """
+    -- Text and a flag rather than timestamps: parsing them was a third of this statement's cost.
+    SELECT device_id, check_id, state, severity, reason, evidence::text, since::text,
+           evaluated_at > %(now)s
+    FROM {results} WHERE device_id = ANY(%(devices)s)
+"""
 
 _RESULTS_SQL = """
-    WITH judged AS (
-        SELECT * FROM unnest(%(devices)s::bigint[], %(checks)s::text[], %(states)s::text[],
-                             %(severities)s::text[], %(reasons)s::text[], %(evidence)s::text[],
-                             %(seats)s::bigint[], %(versions)s::bigint[])
-            AS judged(device_id, check_id, state, severity, reason, evidence, seat_id, version_id)
-    ), old AS (
-        -- The rows as they were before this statement (every CTE reads the same snapshot).
-        SELECT r.device_id, r.check_id, r.state, r.since FROM {results} r
-        WHERE r.device_id = ANY(%(devices)s::bigint[])
-    ), changed AS (
-        INSERT INTO {results} AS r
-            (device_id, check_id, state, severity, reason, evidence, since, evaluated_at)
-        SELECT device_id, check_id, state, severity, reason, evidence::jsonb, %(now)s, %(now)s FROM judged
-        ON CONFLICT (device_id, check_id) DO UPDATE SET
-            state = EXCLUDED.state,
-            severity = EXCLUDED.severity,
-            reason = EXCLUDED.reason,
-            evidence = EXCLUDED.evidence,
-            since = CASE WHEN r.state = EXCLUDED.state THEN r.since ELSE EXCLUDED.since END,
-            evaluated_at = EXCLUDED.evaluated_at
-        WHERE (r.state, r.severity, r.reason, r.evidence)
-                IS DISTINCT FROM (EXCLUDED.state, EXCLUDED.severity, EXCLUDED.reason, EXCLUDED.evidence)
-          AND r.evaluated_at <= EXCLUDED.evaluated_at
-        RETURNING r.device_id, r.check_id, r.state
-    )
+    INSERT INTO {results} AS r (device_id, check_id, state, severity, reason, evidence, since, evaluated_at)
+    SELECT device_id, check_id, state, severity, reason, evidence, %(now)s, %(now)s
+    FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS judged(device_id bigint, check_id text, state text, severity text, reason text, evidence jsonb)
+    ON CONFLICT (device_id, check_id) DO UPDATE SET
+        state = EXCLUDED.state,
+        severity = EXCLUDED.severity,
+        reason = EXCLUDED.reason,
+        evidence = EXCLUDED.evidence,
+        since = CASE WHEN r.state = EXCLUDED.state THEN r.since ELSE EXCLUDED.since END,
+        evaluated_at = EXCLUDED.evaluated_at
+"""
+
+_TRANSITIONS_SQL = """
     INSERT INTO {transitions}
         (device_id, seat_id, floor_id, check_id, from_state, to_state, from_since, severity, reason,
          policy_version_id, at)
-    SELECT judged.device_id, judged.seat_id, seat.floor_id, judged.check_id, COALESCE(old.state, ''),
-           changed.state, old.since, judged.severity, judged.reason, judged.version_id, %(now)s
-    FROM changed
-    JOIN judged ON judged.device_id = changed.device_id AND judged.check_id = changed.check_id
-    LEFT JOIN old ON old.device_id = changed.device_id AND old.check_id = changed.check_id
-    LEFT JOIN {seat} seat ON seat.id = judged.seat_id
-    WHERE old.state IS DISTINCT FROM changed.state
+    SELECT device_id, seat_id, floor_id, check_id, from_state, state, from_since, severity, reason,
+           version_id, %(now)s
+    FROM jsonb_to_recordset(%(rows)s::jsonb)
+        AS changed(device_id bigint, seat_id bigint, floor_id bigint, check_id text, from_state text,
+                   state text, from_since timestamptz, severity text, reason text, version_id bigint)
 """
 
 
@@ -262,13 +342,21 @@ def store_verdicts(verdicts: list[_Verdict], now: dt.datetime) -> set[int]:
             check_hour=FloorCheckHour._meta.db_table,
         ),
         {
+            "rows": json.dumps(
+                [
+                    {
+                        "seat_id": v.seat_id,
+                        "device_id": v.device_id,
+                        "readiness": v.readiness.value,
+                        "failing": v.failing,
+                        "reason": _event_reason(v),
+                        "policy_id": v.policy_id,
+                        "version_id": v.version_id,
+                    }
+                    for v in verdicts
+                ]
+            ),
             "seats": [v.seat_id for v in verdicts],
-            "devices": [v.device_id for v in verdicts],
-            "readiness": [v.readiness.value for v in verdicts],
-            "failing": [json.dumps(v.failing) for v in verdicts],
-            "reasons": [_event_reason(v) for v in verdicts],
-            "policies": [v.policy_id for v in verdicts],
-            "versions": [v.version_id for v in verdicts],
             "now": now,
             "hour": hour_of(now),
         },
@@ -286,10 +374,9 @@ def hour_of(moment: dt.datetime) -> dt.datetime:
 # ones enter, so a seat moved to another floor moves its counts with it when judged again.
 _SEAT_VERDICT_SQL = """
     WITH judged AS (
-        SELECT * FROM unnest(%(seats)s::bigint[], %(devices)s::bigint[], %(readiness)s::text[],
-                             %(failing)s::text[], %(reasons)s::text[], %(policies)s::bigint[],
-                             %(versions)s::bigint[])
-            AS judged(seat_id, device_id, readiness, failing, reason, policy_id, version_id)
+        SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb)
+            AS judged(seat_id bigint, device_id bigint, readiness text, failing jsonb, reason text,
+                      policy_id bigint, version_id bigint)
     ), before AS (
         SELECT seat.id, seat.readiness, seat.failing, seat.floor_id AS new_floor,
                verdict.floor_id AS old_floor, verdict.floor_id IS NOT NULL AS counted
@@ -300,7 +387,7 @@ _SEAT_VERDICT_SQL = """
             readiness = judged.readiness,
             readiness_since = CASE WHEN before.readiness = judged.readiness THEN seat.readiness_since
                                    ELSE %(now)s END,
-            failing = judged.failing::jsonb,
+            failing = judged.failing,
             evaluated_at = %(now)s
         FROM judged JOIN before ON before.id = judged.seat_id
         WHERE seat.id = judged.seat_id
@@ -318,7 +405,7 @@ _SEAT_VERDICT_SQL = """
     ), events AS (
         INSERT INTO {event} (seat_id, device_id, at, from_readiness, to_readiness, reason, failing)
         SELECT judged.seat_id, judged.device_id, %(now)s, before.readiness, judged.readiness,
-               judged.reason, judged.failing::jsonb
+               judged.reason, judged.failing
         FROM judged JOIN before ON before.id = judged.seat_id
         WHERE before.readiness <> judged.readiness
         RETURNING seat_id
@@ -356,7 +443,7 @@ _SEAT_VERDICT_SQL = """
     ), new_failing AS (
         SELECT judged.seat_id, before.new_floor AS floor_id, item->>'check_id' AS check_id
         FROM judged JOIN before ON before.id = judged.seat_id,
-             jsonb_array_elements(judged.failing::jsonb) item
+             jsonb_array_elements(judged.failing) item
         WHERE item->>'state' = 'fail'
     ), check_deltas AS (
         SELECT o.floor_id, o.check_id, -1 AS delta FROM old_failing o
@@ -490,9 +577,12 @@ def reevaluate_stale(chunk_size: int | None = None, passes: int = 3) -> int:
             stale = stale_devices()
             if not stale or stale == previous:
                 break  # none left, or none that judging can settle (a seat deleted meanwhile)
+            # One moment per pass, so seats alike are judged once across all its chunks.
+            shared = Shared(timezone.now())
             for chunk in chunks(stale, size):
                 with transaction.atomic():
-                    judge(chunk, timezone.now())
+                    _without_waiting_for_disk()
+                    judge(chunk, shared.now, shared)
                 judged += len(chunk)
             previous = stale
     finally:
@@ -501,10 +591,19 @@ def reevaluate_stale(chunk_size: int | None = None, passes: int = 3) -> int:
     return judged
 
 
+def _without_waiting_for_disk() -> None:
+    """This transaction's commit does not wait for its WAL to reach disk. Safe for bulk
+    re-judging only: a chunk lost in a crash leaves its seats on an old version, and the
+    sweep judges them again; nothing an agent was told depends on it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
+
+
 def judge_silent(now: dt.datetime, chunk_size: int | None = None) -> int:
     """Judge the devices that may have gone silent, in chunks; how many were judged."""
     silent = silent_devices(now)
+    shared = Shared(now)
     for chunk in chunks(silent, chunk_size or settings.READYFLOOR_BULK_CHUNK):
         with transaction.atomic():
-            judge(chunk, now)
+            judge(chunk, now, shared)
     return len(silent)

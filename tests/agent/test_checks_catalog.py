@@ -20,6 +20,7 @@ from readyfloor_agent.checks import (
     Policy,
     Readiness,
     State,
+    catalog,
     evaluate,
     fix_for,
     get_check,
@@ -562,3 +563,21 @@ def test_results_shared_between_seats_with_the_same_facts_equal_their_own_evalua
     assert with_report_time(shared, facts, POLICY, last_seen=last_seen, now=NOW) == evaluate(
         facts, POLICY, last_seen=last_seen, now=NOW
     )
+
+
+def test_no_check_reads_host_facts_beyond_the_os() -> None:
+    for check in CATALOG:
+        assert not any(path.startswith("host.") for path in check.reads), check.id
+
+
+@pytest.mark.parametrize("name", sorted(SEATS))
+@given(
+    hostname=st.text(max_size=20), serial=st.one_of(st.none(), st.text(max_size=12)), user=st.text(max_size=8)
+)
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_seats_that_differ_only_in_host_identity_get_the_same_verdict(name, hostname, serial, user):
+    facts = SEATS[name]()
+    other = changed(facts, {"host.hostname": hostname, "host.serial": serial, "host.console_user": user})
+
+    assert evaluate(other, POLICY, now=NOW) == evaluate(facts, POLICY, now=NOW)
+    assert catalog.judged_facts(other) == catalog.judged_facts(facts)

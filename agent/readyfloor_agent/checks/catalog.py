@@ -163,6 +163,22 @@ def evaluate(
     return [_result_of(check, facts, seat, policy) for check in CATALOG]
 
 
+# What a verdict reads of the `host` facts: only the operating system (the platform gate).
+# Host name, serial and console user tell seats apart but never change a verdict, so seats
+# imaged alike can be judged once (the server does, re-judging 100k seats after a policy
+# change); tests/agent/test_checks_catalog.py holds every check to it.
+JUDGED_HOST_FACTS = ("os",)
+
+
+def judged_facts(facts: Any) -> Any:
+    """The part of `facts` that verdicts depend on: `host` reduced to JUDGED_HOST_FACTS."""
+    if not isinstance(facts, Mapping):
+        return facts
+    host = facts.get("host")
+    host = host if isinstance(host, Mapping) else {}
+    return {**facts, "host": {key: host.get(key) for key in JUDGED_HOST_FACTS}}
+
+
 # The one check whose verdict depends on when the seat last reported (the others read only
 # facts, policy and `now`).
 TIMED_CHECK = "agent.fresh"
