@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import zoneinfo
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -22,11 +23,12 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from server.fleet.models import Device, Floor, Seat, Site
+from server.shifts.models import Shift
 
 pytestmark = pytest.mark.django_db
 
-# What would give floor B away: its name, its seat, its workstation, its failing reason.
-B_MARKERS = ("Mezzanine", "MZ-07", "paris-mz07", "PARIS-ONLY")
+# What would give floor B away: its name, its seat, its workstation, its failing reason, its shift.
+B_MARKERS = ("Mezzanine", "MZ-07", "paris-mz07", "PARIS-ONLY", "Paris early")
 
 
 @dataclass
@@ -34,6 +36,7 @@ class World:
     floor_b: Floor
     site_b: Site
     seat_b: Seat
+    shift_b: Any
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,13 @@ ROUTES: dict[str, Rule] = {
     "dashboards:board": Rule(
         "scoped",
         "the shift board: floors outside the scope are not found; the picker lists only the scope",
-        refused=lambda w: [f"/board/?floor={w.floor_b.pk}", "/board/?floor=Mezzanine"],
-        filtered=lambda w: ["/board/", "/board/?kiosk=1"],
+        refused=lambda w: [
+            f"/board/?floor={w.floor_b.pk}",
+            "/board/?floor=Mezzanine",
+            f"/board/?floor={w.floor_b.pk}&kiosk=1",
+        ],
+        # Floor B's shift asked for on the supervisor's own board shows nothing of it.
+        filtered=lambda w: ["/board/", "/board/?kiosk=1", f"/board/?shift={w.shift_b.pk}"],
     ),
     "dashboards:seat_recheck": Rule(
         "scoped",
@@ -192,7 +200,16 @@ def world(floor, seats) -> World:
     Device.objects.create(
         site=site_b, host_identifier="uuid-mz07", hostname="paris-mz07", os="windows", seat=seat_b
     )
-    return World(floor_b=floor_b, site_b=site_b, seat_b=seat_b)
+    # A shift on floor B starting in five minutes: inside its lead time, so its board lists seats.
+    start = (timezone.now() + dt.timedelta(minutes=5)).astimezone(zoneinfo.ZoneInfo("Europe/Paris"))
+    shift_b = Shift.objects.create(
+        floor=floor_b,
+        name="Paris early",
+        starts_at=start.time().replace(second=0, microsecond=0),
+        ends_at=(start + dt.timedelta(hours=8)).time().replace(second=0, microsecond=0),
+        weekdays=[start.weekday()],
+    )
+    return World(floor_b=floor_b, site_b=site_b, seat_b=seat_b, shift_b=shift_b)
 
 
 def body_of(response: Any) -> str:

@@ -4,18 +4,9 @@ Django creates permissions after the last migration (post_migrate); they are cre
 so the groups can hold them on a fresh database.
 """
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-
-def create_role_groups(apps, schema_editor) -> None:
-    from server.roles.groups import sync_role_groups
-
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    sync_role_groups(apps)
+from server.roles.migrations._sync import create_role_groups
 
 
 def remove_role_groups(apps, schema_editor) -> None:
