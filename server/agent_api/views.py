@@ -14,6 +14,7 @@ import functools
 import gzip
 import json
 import logging
+import math
 import re
 import zlib
 from typing import Any
@@ -104,7 +105,7 @@ def read_json(request: HttpRequest) -> Any:
     content_type = meta.get("CONTENT_TYPE", "").split(";")[0].strip()
     if content_type and content_type != "application/json":
         raise BadRequest(415, "unsupported_media_type", "send Content-Type: application/json")
-    raw = request.body
+    raw = read_body(request, limit)
     if len(raw) > limit:
         raise BadRequest(413, "too_large", f"body is over the limit of {limit} bytes")
     encoding = meta.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
@@ -114,9 +115,12 @@ def read_json(request: HttpRequest) -> Any:
         raise BadRequest(415, "unsupported_encoding", f"Content-Encoding {encoding!r}; use gzip or none")
     try:
         text = raw.decode("utf-8")
-        document = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise BadRequest(400, "malformed_json", f"body is not valid JSON: {error}") from error
+        document = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        # ValueError covers JSONDecodeError and what json.loads raises beyond it: an integer
+        # literal of more than 4,300 digits, and NaN/Infinity or a float that overflows to
+        # infinity, which PostgreSQL's jsonb cannot store.
+        raise BadRequest(400, "malformed_json", f"body is not valid JSON: {error}", "(body)") from error
     # JSON text cannot carry a raw NUL (control characters must be escaped) and UTF-8 cannot
     # carry a surrogate, so both can only come from \u escapes: without one, skip the walk.
     if _NUL_OR_SURROGATE_ESCAPE.search(text):
@@ -129,6 +133,38 @@ def read_json(request: HttpRequest) -> Any:
 
 
 _NUL_OR_SURROGATE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range for a number")
+    return value
+
+
+def read_body(request: HttpRequest, limit: int) -> bytes:
+    """The raw body, at most `limit` + 1 bytes. A chunked body has no Content-Length, and
+    Django reads such a body as empty: read it from the server's input stream instead
+    (gunicorn decodes the chunks), so the agent's report is not refused as empty."""
+    meta = request.META
+    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not meta.get("CONTENT_LENGTH"):
+        stream = meta.get("wsgi.input")
+        if stream is None:
+            return b""
+        try:
+            return stream.read(limit + 1)
+        except (OSError, ValueError) as error:
+            raise BadRequest(400, "bad_body", f"the chunked body could not be read: {error}") from error
+    try:
+        return request.body
+    except OSError as error:
+        # The client went away mid-body, or lied about its length.
+        raise BadRequest(400, "bad_body", f"the body could not be read: {error}") from error
 
 
 def gunzip_bounded(raw: bytes, limit: int) -> bytes:

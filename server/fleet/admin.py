@@ -34,7 +34,16 @@ class SeatAdmin(admin.ModelAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["hostname", "os", "agent_version", "site", "seat", "last_seen_at", "dropped_reports"]
+    list_display = [
+        "hostname",
+        "os",
+        "agent_version",
+        "site",
+        "seat",
+        "last_seen_at",
+        "dropped_reports",
+        "dead_lettered_reports",
+    ]
     list_filter = ["os", "site", "agent_version"]
     search_fields = ["hostname", "host_identifier", "seat__label"]
     readonly_fields = [
@@ -45,6 +54,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "facts_hash",
         "facts_collected_at",
         "dropped_reports",
+        "dead_lettered_reports",
     ]
     raw_id_fields = ["seat"]
     list_select_related = ["site", "seat__floor"]

@@ -159,13 +159,28 @@ def validate_document(kind: str, body: Any) -> None:
         raise Invalid("(body)", "document is nested too deeply") from error
 
 
+# The window of collection times a report may carry, as the schema's pattern has it: earlier
+# is a broken clock (year 1 would be stored as 1 BC once moved to UTC), later would overflow.
+EARLIEST_COLLECTED_AT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+LATEST_COLLECTED_AT = dt.datetime(2999, 12, 31, tzinfo=dt.timezone.utc)
+# Device counters are 32-bit columns: running totals stop here instead of overflowing.
+COUNTER_MAX = 2_147_483_647
+
+
 def _validate_report(body: Any) -> None:
     validate_document("checkin", body)
-    # The schema checks the form of `collected_at`; this checks it is a real moment.
+    # The schema checks the forms of `collected_at` and `report_id`; this checks that they
+    # are a real moment in a sane window and a real UUID, so nothing later can raise.
     try:
-        parse_collected_at(body["collected_at"])
-    except ValueError as error:
+        moment = parse_collected_at(body["collected_at"])
+    except (ValueError, OverflowError) as error:
         raise Invalid("collected_at", f"not a valid date-time: {error}") from error
+    if not EARLIEST_COLLECTED_AT <= moment <= LATEST_COLLECTED_AT:
+        raise Invalid("collected_at", "outside the years 2000-2999; is the workstation's clock set?")
+    try:
+        uuid.UUID(body["report_id"])
+    except ValueError as error:
+        raise Invalid("report_id", f"not a UUID: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -358,6 +373,7 @@ def record_checkin(
         evaluated_at=None if needs_evaluation else received_at,
         is_newer=is_newer,
         dropped=body.get("dropped_reports", 0),
+        dead_lettered=body.get("dead_lettered_reports", 0),
     )
     if checkin_id is None:
         return CheckinOutcome(checkin_id=None, duplicate=True, needs_evaluation=False)
@@ -430,6 +446,7 @@ def record_heartbeat(
             "digest": body["facts_hash"],
             "agent_version": body["agent_version"],
             "dropped": body.get("dropped_reports", 0),
+            "dead_lettered": body.get("dead_lettered_reports", 0),
         },
     )
     return Heartbeat(row[:-2], row[-2], row[-1]) if row else None
@@ -458,7 +475,10 @@ def _heartbeat_sql() -> str:
             UPDATE {Device._meta.db_table} d SET
                 last_seen_at = %(received)s,
                 agent_version = %(agent_version)s,
-                dropped_reports = d.dropped_reports + %(dropped)s,
+                dropped_reports = LEAST(d.dropped_reports::bigint + %(dropped)s, {COUNTER_MAX}),
+                dead_lettered_reports = LEAST(
+                    d.dead_lettered_reports::bigint + %(dead_lettered)s, {COUNTER_MAX}
+                ),
                 facts_collected_at = CASE
                     WHEN d.facts_hash = %(digest)s
                          AND (d.facts_collected_at IS NULL OR d.facts_collected_at <= %(collected)s)
@@ -510,6 +530,7 @@ def _accept_checkin(
     evaluated_at: dt.datetime | None,
     is_newer: bool,
     dropped: int,
+    dead_lettered: int = 0,
 ) -> int | None:
     """Insert the check-in unless its report_id is known, and only then touch the device;
     the id of the new row, or None for a replay.
@@ -532,7 +553,10 @@ def _accept_checkin(
             UPDATE {Device._meta.db_table} SET
                 last_seen_at = %(received)s,
                 agent_version = %(agent_version)s,
-                dropped_reports = dropped_reports + %(dropped)s,
+                dropped_reports = LEAST(dropped_reports::bigint + %(dropped)s, {COUNTER_MAX}),
+                dead_lettered_reports = LEAST(
+                    dead_lettered_reports::bigint + %(dead_lettered)s, {COUNTER_MAX}
+                ),
                 facts_collected_at = CASE WHEN {_NEWER} THEN %(collected)s ELSE facts_collected_at END,
                 facts_hash = CASE WHEN {_NEWER} THEN %(digest)s ELSE facts_hash END,
                 current_facts_id = CASE WHEN {_NEWER} THEN %(snapshot)s ELSE current_facts_id END
@@ -552,6 +576,7 @@ def _accept_checkin(
             "evaluated": evaluated_at,
             "is_newer": is_newer,
             "dropped": dropped,
+            "dead_lettered": dead_lettered,
         },
     )
     return row[0] if row else None

@@ -161,6 +161,11 @@ class Device(models.Model):
     # last_seen_at to say where the recheck is.
     recheck_requested_at = models.DateTimeField(null=True, blank=True)
     recheck_sent_at = models.DateTimeField(null=True, blank=True)
+    dead_lettered_reports = models.PositiveIntegerField(
+        default=0,
+        help_text="Reports the agent set aside because the server refused them for good "
+        "(kept on the workstation: readyfloor-agent requeue-dead --list).",
+    )
 
     class Meta:
         ordering = ["hostname"]
