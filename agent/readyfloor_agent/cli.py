@@ -347,7 +347,7 @@ def _default_bundle_name() -> str:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from .client import AgentClient, EnrollmentRefused, Rejected, Unavailable
+    from .client import AgentClient, EnrollmentPending, EnrollmentRefused, Rejected, Unavailable
     from .service import enroll
 
     settings = _settings(args)
@@ -368,6 +368,15 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         raise CommandError(f"the server refused the enrol secret: {error.detail or error}") from error
     except Rejected as error:
         raise CommandError(f"the server refused the enrolment: {error}") from error
+    except EnrollmentPending as error:
+        state.save_enroll_secret(settings.enroll_secret)
+        state.update(server=client.base_url)
+        raise CommandError(
+            "this computer is already enrolled on the server and could not prove it is the same "
+            "machine (its previous node key is gone); an admin must approve the claim in the admin "
+            "(Fleet > Enrolment claims). The service ('readyfloor-agent run') keeps asking and "
+            "starts reporting once it is approved."
+        ) from error
     except Unavailable as error:
         raise CommandError(f"could not reach the server: {error}") from error
     state.save_enroll_secret(settings.enroll_secret)

@@ -32,6 +32,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import sys
 import uuid
 from collections.abc import Mapping
@@ -281,8 +282,35 @@ class StateDir:
         write_file_durably(self.node_key_file, node_key.encode("utf-8"), mode=0o600)
 
     def forget_node_key(self) -> None:
+        """Stop using the node key, but keep it as the proof that this is the same machine:
+        the server lets a host re-enrol its identity only with its previous key (or an
+        admin's approval), so that a leaked enrol secret cannot take it over."""
+        key = self.node_key()
+        if key:
+            write_file_durably(self.path / "previous_node_key", key.encode("utf-8"), mode=0o600)
         with contextlib.suppress(FileNotFoundError):
             self.node_key_file.unlink()
+
+    def previous_node_key(self) -> str | None:
+        try:
+            key = (self.path / "previous_node_key").read_text("utf-8").strip()
+        except OSError:
+            return None
+        return key or None
+
+    def claim_token(self) -> str:
+        """A random token kept for good: when an enrolment waits for an admin's approval,
+        only the agent that holds it picks up the key once approved."""
+        path = self.path / "claim_token"
+        try:
+            token = path.read_text("utf-8").strip()
+        except OSError:
+            token = ""
+        if len(token) < 16:
+            self.ensure()
+            token = secrets.token_urlsafe(24)
+            write_file_durably(path, token.encode("utf-8"), mode=0o600)
+        return token
 
     # enrol secret, remembered by `enroll` so a later 401 can re-enrol ----------------------
 

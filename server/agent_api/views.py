@@ -26,9 +26,10 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from server.alerts import security
 from server.compliance import governing
-from server.fleet import ingest
-from server.fleet.models import Device, EnrollSecret
+from server.fleet import enrolment, ingest
+from server.fleet.models import Device
 from server.shifts.snapshots import lead_time
 
 log = logging.getLogger(__name__)
@@ -211,22 +212,44 @@ def _encodable(text: str) -> bool:
 class EnrollView(AgentView):
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         ingest.validate_document("enroll", body)
-        secret = EnrollSecret.find_active(body["enroll_secret"])
-        if secret is None:
-            raise BadRequest(
-                403, "invalid_enroll_secret", "unknown or revoked enroll secret", "enroll_secret"
+        try:
+            secret = enrolment.usable_secret(body["enroll_secret"])
+            enrolled = enrolment.enroll(
+                secret, body, takeover_after=governing.seat_takeover_after_s, address=client_address(request)
             )
-        enrolment = ingest.enroll(secret, body)
-        policy = governing.policy_for(enrolment.device.seat, enrolment.device.site)
+        except enrolment.SecretRefused as refused:
+            raise BadRequest(403, "invalid_enroll_secret", refused.detail, "enroll_secret") from refused
+        except enrolment.ApprovalRequired as waiting:
+            security.announce_claim(waiting.claim)
+            return JsonResponse(
+                {
+                    "error": "approval_required",
+                    "detail": "this host identifier is enrolled and this request cannot prove it is the "
+                    "same machine (send its previous node key); an admin must approve the claim in "
+                    "the admin, the enrolled agent keeps working meanwhile",
+                    "field": "host_identifier",
+                    "claim_id": waiting.claim.pk,
+                },
+                status=409,
+            )
+        if enrolled.claim is not None:
+            security.announce_claim(enrolled.claim)
+        policy = governing.policy_for(enrolled.device.seat, enrolled.device.site)
         response = {
-            "node_key": enrolment.node_key,
-            "device_id": enrolment.device.pk,
-            "seat": str(enrolment.device.seat) if enrolment.device.seat else None,
+            "node_key": enrolled.node_key,
+            "device_id": enrolled.device.pk,
+            "seat": str(enrolled.device.seat) if enrolled.device.seat else None,
             "next_checkin_s": policy.checkin_interval_s,
         }
-        if enrolment.seat_warning:
-            response["warning"] = enrolment.seat_warning
+        if enrolled.seat_warning:
+            response["warning"] = enrolled.seat_warning
         return JsonResponse(response, status=201)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The peer's address, for the audit record (behind a proxy: the proxy's, unless it is
+    trusted to set X-Forwarded-For, which the rate limits read the same way)."""
+    return request.META.get("REMOTE_ADDR") or None
 
 
 class CheckinView(AgentView):

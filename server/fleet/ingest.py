@@ -27,10 +27,12 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 from readyfloor_agent.report import SchemaError, facts_hash, validate
 
+# Enrolment has its own module (its threat model is its own subject); these names stay here
+# for the callers that knew them as ingest's.
+from server.fleet.enrolment import Enrolment, enroll, move_to_seat  # noqa: F401
 from server.fleet.models import (
     CheckIn,
     Device,
-    EnrollSecret,
     FactSnapshot,
     Floor,
     Readiness,
@@ -93,60 +95,6 @@ class NodeInvalid(Exception):
 
 class FactsRequired(Exception):
     """A heartbeat named facts by hash that the server does not hold."""
-
-
-@dataclass(frozen=True)
-class Enrolment:
-    device: Device
-    node_key: str
-    seat_warning: str | None
-
-
-def enroll(secret: EnrollSecret, body: dict[str, Any]) -> Enrolment:
-    """Register (or re-register) a workstation. Re-enrolling issues a new node key, which
-    invalidates the old one, and keeps the device's history."""
-    details = body["host_details"]
-    node_key, node_key_hash = Device.new_node_key()
-    now = timezone.now()
-    with transaction.atomic():
-        device, _ = Device.objects.select_for_update().get_or_create(
-            host_identifier=body["host_identifier"],
-            defaults={"site": secret.site, "hostname": details["hostname"], "os": details["os"]},
-        )
-        device.site = secret.site
-        device.hostname = details["hostname"]
-        device.os = details["os"]
-        device.os_version = details.get("os_version") or ""
-        device.agent_version = details.get("agent_version") or ""
-        device.node_key_hash = node_key_hash
-        device.enrolled_at = now
-        seat_warning = None
-        hint = body.get("seat")
-        if hint:
-            seat = Seat.objects.filter(
-                floor__site=secret.site, floor__name=hint["floor"], label=hint["label"]
-            ).first()
-            if seat is None:
-                known = Floor.objects.filter(site=secret.site, name=hint["floor"]).exists()
-                seat_warning = (
-                    f"no seat {hint['label']!r} on floor {hint['floor']!r}"
-                    if known
-                    else f"no floor {hint['floor']!r} at site {secret.site.name!r}"
-                ) + "; assign the device to a seat in the admin"
-            else:
-                move_to_seat(device, seat)
-        device.save()
-        EnrollSecret.objects.filter(pk=secret.pk).update(last_used_at=now)
-    return Enrolment(device=device, node_key=node_key, seat_warning=seat_warning)
-
-
-def move_to_seat(device: Device, seat: Seat | None) -> None:
-    """Seat a device, unseating whichever device sat there before. The caller saves `device`."""
-    if device.seat_id == (seat.pk if seat else None):
-        return
-    if seat is not None:
-        Device.objects.filter(seat=seat).exclude(pk=device.pk).update(seat=None)
-    device.seat = seat
 
 
 def validate_document(kind: str, body: Any) -> None:
