@@ -26,6 +26,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from server.agent_api import throttle
 from server.alerts import security
 from server.compliance import governing
 from server.fleet import enrolment, ingest
@@ -60,6 +61,10 @@ class AgentView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
+            # Counted before the body is read: a flood costs a Redis INCR, not a parse.
+            too_many = self.limited(request)
+            if too_many is not None:
+                return too_many
             return self.handle(request, read_json(request))
         except BadRequest as error:
             return error.response()
@@ -82,6 +87,9 @@ class AgentView(View):
                 {"error": "unavailable", "detail": "the server cannot store reports right now; retry later"},
                 status=503,
             )
+
+    def limited(self, request: HttpRequest) -> HttpResponse | None:
+        return None
 
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         raise NotImplementedError
@@ -210,12 +218,21 @@ def _encodable(text: str) -> bool:
 
 
 class EnrollView(AgentView):
+    def limited(self, request: HttpRequest) -> HttpResponse | None:
+        return throttle.enroll_limited_by_address(request)
+
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         ingest.validate_document("enroll", body)
+        too_many = throttle.enroll_limited_by_secret(request, body["enroll_secret"])
+        if too_many is not None:
+            return too_many
         try:
             secret = enrolment.usable_secret(body["enroll_secret"])
             enrolled = enrolment.enroll(
-                secret, body, takeover_after=governing.seat_takeover_after_s, address=client_address(request)
+                secret,
+                body,
+                takeover_after=governing.seat_takeover_after_s,
+                address=request.META.get("REMOTE_ADDR") or None,
             )
         except enrolment.SecretRefused as refused:
             raise BadRequest(403, "invalid_enroll_secret", refused.detail, "enroll_secret") from refused
@@ -246,13 +263,10 @@ class EnrollView(AgentView):
         return JsonResponse(response, status=201)
 
 
-def client_address(request: HttpRequest) -> str | None:
-    """The peer's address, for the audit record (behind a proxy: the proxy's, unless it is
-    trusted to set X-Forwarded-For, which the rate limits read the same way)."""
-    return request.META.get("REMOTE_ADDR") or None
-
-
 class CheckinView(AgentView):
+    def limited(self, request: HttpRequest) -> HttpResponse | None:
+        return throttle.checkin_limited(request, node_key_of(request))
+
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         outcome = ingest.checkin(node_key_of(request), body)
         return accepted(
