@@ -353,7 +353,7 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit() is also true of "²"
         seconds = float(int(text[:12]))
     else:
         try:

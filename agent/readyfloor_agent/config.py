@@ -31,6 +31,7 @@ import configparser
 import contextlib
 import json
 import logging
+import math
 import os
 import secrets
 import sys
@@ -235,8 +236,8 @@ def _settings_from(values: dict[str, Any], sources: tuple[str, ...]) -> AgentSet
                 number = kind(values[key])
             except (TypeError, ValueError) as error:
                 raise SettingsError(f"{key} must be a number, not {values[key]!r}") from error
-            if number <= 0:
-                raise SettingsError(f"{key} must be positive, not {values[key]!r}")
+            if not number > 0 or (isinstance(number, float) and not math.isfinite(number)):
+                raise SettingsError(f"{key} must be a positive number, not {values[key]!r}")
             changes[key] = number
     return replace(settings, **changes)
 
@@ -273,7 +274,7 @@ class StateDir:
     def node_key(self) -> str | None:
         try:
             key = self.node_key_file.read_text("utf-8").strip()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return None
         return key or None
 
@@ -294,7 +295,7 @@ class StateDir:
     def previous_node_key(self) -> str | None:
         try:
             key = (self.path / "previous_node_key").read_text("utf-8").strip()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return None
         return key or None
 
@@ -304,7 +305,7 @@ class StateDir:
         path = self.path / "claim_token"
         try:
             token = path.read_text("utf-8").strip()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             token = ""
         if len(token) < 16:
             self.ensure()
@@ -317,7 +318,7 @@ class StateDir:
     def enroll_secret(self) -> str | None:
         try:
             secret = (self.path / "enroll_secret").read_text("utf-8").strip()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return None
         return secret or None
 
