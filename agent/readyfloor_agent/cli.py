@@ -565,6 +565,7 @@ def _simulate_until_interrupted(
             timeout=args.timeout,
             stop=stop,
             progress=None if args.quiet else progress,
+            keys_file=Path(args.keys).expanduser() if args.keys else None,
         )
     finally:
         for number, handler in previous.items():
@@ -837,6 +838,12 @@ examples:
         "--fix-after", type=float, metavar="SECONDS", help="turn failing seats healthy after this long"
     )
     sim.add_argument("--seed", type=int, default=0, help="same seed, same floor (default 0)")
+    sim.add_argument(
+        "--keys",
+        metavar="FILE",
+        help="keep the seats' node keys here, so a later run proves it is the same seats (without it, "
+        "re-enrolling seats the server knows waits for an admin's approval)",
+    )
     sim.add_argument(
         "--cti-origin", default="https://acme.my.salesforce.com", metavar="URL", help="the CTI site"
     )

@@ -246,3 +246,21 @@ def test_create_enroll_secret_scopes_expires_and_caps(site, floor, capsys) -> No
     assert (secret.floor, secret.max_uses) == (floor, 40)
     assert dt.timedelta(days=6.9) < secret.expires_at - timezone.now() <= dt.timedelta(days=7)
     assert EnrollSecret.find(capsys.readouterr().out.strip()) == secret
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_simulated_floor_run_again_proves_its_seats_with_the_keys_it_kept(
+    live_server, enroll_secret, seats, tmp_path
+):
+    from readyfloor_agent import simulate
+
+    keys = tmp_path / "keys.json"
+    runs = [
+        simulate.run_simulation(live_server.url, enroll_secret, seats=4, once=True, keys_file=keys)
+        for _ in range(2)
+    ]
+
+    assert [(run.enrolled, run.unavailable, run.rejected) for run in runs] == [(4, 0, 0), (4, 0, 0)]
+    assert not EnrolmentClaim.objects.exists()
+    forgetful = simulate.run_simulation(live_server.url, enroll_secret, seats=4, once=True)
+    assert forgetful.enrolled == 0 and EnrolmentClaim.objects.filter(kind=ClaimKind.HOST).count() == 4
