@@ -119,6 +119,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before anything reads the query: a NUL in a parameter is a 400, never a 500.
+    "server.request_guard.RequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -217,6 +219,30 @@ SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", False)
 # Orchestrators probe the pods over plain HTTP inside the cluster: a redirect would make every
 # probe "succeed" (3xx) without checking anything.
 SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
+
+# --- Rate limits of the agent API (django-ratelimit) ------------------------------------
+# Counted in Redis through Django's own RedisCache (atomic INCR), so every web process shares
+# them. Short socket timeouts: without Redis, requests are served unlimited (logged), never
+# refused or slowed, since check-ins must keep flowing then (see server/agent_api/throttle.py).
+RATELIMIT_CACHE_URL = os.getenv("READYFLOOR_RATELIMIT_REDIS_URL", "") or REDIS_URL
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "ratelimit": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": RATELIMIT_CACHE_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        "KEY_PREFIX": "readyfloor",
+    },
+}
+RATELIMIT_USE_CACHE = "ratelimit"
+RATELIMIT_ENABLE = envbool("READYFLOOR_RATE_LIMITS", True)
+# Rates as "count/period" (period s, m, h, d, optionally with a multiple: "100/10m"). An agent
+# reports once per interval (60 s by default, 5 s at the least) and drains a backlog at 2.5
+# reports per interval; a whole floor may sit behind one NAT address.
+READYFLOOR_RATE_CHECKIN_PER_NODE_KEY = os.getenv("READYFLOOR_RATE_CHECKIN_PER_NODE_KEY", "60/m")
+READYFLOOR_RATE_CHECKIN_PER_ADDRESS = os.getenv("READYFLOOR_RATE_CHECKIN_PER_ADDRESS", "6000/m")
+READYFLOOR_RATE_ENROLL_PER_ADDRESS = os.getenv("READYFLOOR_RATE_ENROLL_PER_ADDRESS", "60/m")
+READYFLOOR_RATE_ENROLL_PER_SECRET = os.getenv("READYFLOOR_RATE_ENROLL_PER_SECRET", "120/m")
 
 # --- Celery (Redis or RabbitMQ broker, no result backend: nothing reads task results) ----
 # CELERY_BROKER_URL names another broker than REDIS_URL: RabbitMQ (amqp://user:pass@host:5672/vhost)

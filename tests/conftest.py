@@ -17,6 +17,19 @@ import pytest
 # Tasks from this test run go to a queue of their own, so a ReadyFloor running on the
 # same Redis (or another test run) never takes them. Set before Django reads settings.
 os.environ.setdefault("CELERY_QUEUE", f"readyfloor-test-{uuid.uuid4().hex[:8]}")
+# Rate limits count per address in a Redis every test shares: hundreds of requests from
+# 127.0.0.1 would trip them. Their own tests switch them on (tests/server/test_rate_limits.py).
+# The variable reaches servers started as processes; pytest_configure below, this process.
+os.environ.setdefault("READYFLOOR_RATE_LIMITS", "0")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-django has read the settings before this file: switch the limits off here too.
+    # Agent-only runs (-p no:django) never load Django, and this does not make them.
+    django_conf = sys.modules.get("django.conf")
+    if django_conf is not None and django_conf.settings.configured:
+        django_conf.settings.RATELIMIT_ENABLE = False
+
 
 REPO = Path(__file__).resolve().parent.parent
 

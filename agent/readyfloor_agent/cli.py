@@ -380,7 +380,7 @@ def _default_bundle_name() -> str:
 
 
 def cmd_enroll(args: argparse.Namespace) -> int:
-    from .client import AgentClient, EnrollmentRefused, Rejected, Unavailable
+    from .client import AgentClient, EnrollmentPending, EnrollmentRefused, Rejected, Unavailable
     from .service import enroll
 
     settings = _settings(args)
@@ -401,6 +401,15 @@ def cmd_enroll(args: argparse.Namespace) -> int:
         raise CommandError(f"the server refused the enrol secret: {error.detail or error}") from error
     except Rejected as error:
         raise CommandError(f"the server refused the enrolment: {error}") from error
+    except EnrollmentPending as error:
+        state.save_enroll_secret(settings.enroll_secret)
+        state.update(server=client.base_url)
+        raise CommandError(
+            "this computer is already enrolled on the server and could not prove it is the same "
+            "machine (its previous node key is gone); an admin must approve the claim in the admin "
+            "(Fleet > Enrolment claims). The service ('readyfloor-agent run') keeps asking and "
+            "starts reporting once it is approved."
+        ) from error
     except Unavailable as error:
         raise CommandError(f"could not reach the server: {error}") from error
     state.save_enroll_secret(settings.enroll_secret)
@@ -589,6 +598,7 @@ def _simulate_until_interrupted(
             timeout=args.timeout,
             stop=stop,
             progress=None if args.quiet else progress,
+            keys_file=Path(args.keys).expanduser() if args.keys else None,
         )
     finally:
         for number, handler in previous.items():
@@ -869,6 +879,12 @@ examples:
         "--fix-after", type=float, metavar="SECONDS", help="turn failing seats healthy after this long"
     )
     sim.add_argument("--seed", type=int, default=0, help="same seed, same floor (default 0)")
+    sim.add_argument(
+        "--keys",
+        metavar="FILE",
+        help="keep the seats' node keys here, so a later run proves it is the same seats (without it, "
+        "re-enrolling seats the server knows waits for an admin's approval)",
+    )
     sim.add_argument(
         "--cti-origin", default="https://acme.my.salesforce.com", metavar="URL", help="the CTI site"
     )

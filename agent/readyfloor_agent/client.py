@@ -99,6 +99,12 @@ class Unavailable(AgentAPIError):
     (not before ``retry_after`` seconds when the server sent ``Retry-After``)."""
 
 
+class EnrollmentPending(Unavailable):
+    """This host identifier is enrolled and the request could not prove it is the same
+    machine (409 approval_required): an admin must approve the claim. Retried later with the
+    same claim token, the enrolment then succeeds; the agent keeps its reports meanwhile."""
+
+
 class ServerError(Unavailable):
     """The server failed on this request (500, 501, 505…): retried, but a report that keeps
     getting it is set aside by the caller so it cannot hold back the reports behind it."""
@@ -184,6 +190,8 @@ class AgentClient:
         host_identifier: str,
         host_details: dict[str, Any],
         seat: dict[str, str] | None = None,
+        previous_node_key: str | None = None,
+        claim_token: str | None = None,
     ) -> Enrollment:
         body: dict[str, Any] = {
             "enroll_secret": enroll_secret,
@@ -192,6 +200,10 @@ class AgentClient:
         }
         if seat:
             body["seat"] = seat
+        if previous_node_key:
+            body["previous_node_key"] = previous_node_key
+        if claim_token:
+            body["claim_token"] = claim_token
         status, document = self._request("POST", "/enroll", body=body)
         if status not in (200, 201):
             raise self._error_for(status, document, endpoint="enroll")
@@ -323,6 +335,8 @@ class AgentClient:
             return FactsRequired(message, **details)
         if status == 403 and endpoint == "enroll":
             return EnrollmentRefused(message, **details)
+        if status == 409 and endpoint == "enroll" and error == "approval_required":
+            return EnrollmentPending(message, **details)
         if status in TRANSIENT_STATUSES or status in WRONG_ADDRESS_STATUSES or status == 409:
             # Busy, down, or the wrong address: none of them says the report itself is bad.
             return Unavailable(message, **details)
@@ -339,7 +353,7 @@ def parse_retry_after(value: str | None, *, now: dt.datetime | None = None) -> f
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():  # str.isdigit() is also true of "²"
         seconds = float(int(text[:12]))
     else:
         try:

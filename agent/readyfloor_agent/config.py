@@ -31,7 +31,9 @@ import configparser
 import contextlib
 import json
 import logging
+import math
 import os
+import secrets
 import sys
 import uuid
 from collections.abc import Mapping
@@ -234,8 +236,8 @@ def _settings_from(values: dict[str, Any], sources: tuple[str, ...]) -> AgentSet
                 number = kind(values[key])
             except (TypeError, ValueError) as error:
                 raise SettingsError(f"{key} must be a number, not {values[key]!r}") from error
-            if number <= 0:
-                raise SettingsError(f"{key} must be positive, not {values[key]!r}")
+            if not number > 0 or (isinstance(number, float) and not math.isfinite(number)):
+                raise SettingsError(f"{key} must be a positive number, not {values[key]!r}")
             changes[key] = number
     return replace(settings, **changes)
 
@@ -272,7 +274,7 @@ class StateDir:
     def node_key(self) -> str | None:
         try:
             key = self.node_key_file.read_text("utf-8").strip()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return None
         return key or None
 
@@ -281,15 +283,42 @@ class StateDir:
         write_file_durably(self.node_key_file, node_key.encode("utf-8"), mode=0o600)
 
     def forget_node_key(self) -> None:
+        """Stop using the node key, but keep it as the proof that this is the same machine:
+        the server lets a host re-enrol its identity only with its previous key (or an
+        admin's approval), so that a leaked enrol secret cannot take it over."""
+        key = self.node_key()
+        if key:
+            write_file_durably(self.path / "previous_node_key", key.encode("utf-8"), mode=0o600)
         with contextlib.suppress(FileNotFoundError):
             self.node_key_file.unlink()
+
+    def previous_node_key(self) -> str | None:
+        try:
+            key = (self.path / "previous_node_key").read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            return None
+        return key or None
+
+    def claim_token(self) -> str:
+        """A random token kept for good: when an enrolment waits for an admin's approval,
+        only the agent that holds it picks up the key once approved."""
+        path = self.path / "claim_token"
+        try:
+            token = path.read_text("utf-8").strip()
+        except (OSError, UnicodeDecodeError):
+            token = ""
+        if len(token) < 16:
+            self.ensure()
+            token = secrets.token_urlsafe(24)
+            write_file_durably(path, token.encode("utf-8"), mode=0o600)
+        return token
 
     # enrol secret, remembered by `enroll` so a later 401 can re-enrol ----------------------
 
     def enroll_secret(self) -> str | None:
         try:
             secret = (self.path / "enroll_secret").read_text("utf-8").strip()
-        except OSError:
+        except (OSError, UnicodeDecodeError):
             return None
         return secret or None
 

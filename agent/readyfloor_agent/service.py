@@ -116,6 +116,8 @@ def enroll(
         host_identifier=state.host_identifier(serial),
         host_details=host_details(facts),
         seat=settings.seat.to_dict() if settings.seat else None,
+        previous_node_key=state.node_key() or state.previous_node_key(),
+        claim_token=state.claim_token(),
     )
     state.save_node_key(enrollment.node_key)
     # A new enrolment may be a new device row on the server: it holds none of our facts.

@@ -18,6 +18,7 @@ import copy
 import datetime as dt
 import hashlib
 import heapq
+import json
 import random
 import re
 import threading
@@ -27,10 +28,12 @@ from collections import Counter
 from collections.abc import Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from . import __version__, report
 from .client import AgentClient, FactsRequired, NodeInvalid, Rejected, Unavailable
+from .spool import write_file_durably
 
 DEFAULT_CTI_ORIGIN = "https://acme.my.salesforce.com"
 DEFAULT_OS_MIX: dict[str, float] = {"windows": 70, "macos": 20, "linux": 10}
@@ -700,6 +703,9 @@ class VirtualSeat:
     plan: SeatPlan
     cti_origin: str
     node_key: str | None = None
+    # The key this host held in an earlier run: the proof that lets it enrol its identity
+    # again (a real agent keeps it in its state folder).
+    previous_node_key: str | None = None
     enrolled: bool = False
     last_acknowledged_hash: str | None = None
     fixed: bool = False
@@ -828,10 +834,15 @@ class Simulation:
         offline_age_s: float = 3600.0,
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
+        keys_file: Path | None = None,
     ) -> None:
         self.client = client
         self.enroll_secret = enroll_secret
         self.seats = [VirtualSeat(plan, cti_origin) for plan in plans]
+        self.keys_file = keys_file
+        known = _read_keys(keys_file)
+        for seat in self.seats:
+            seat.previous_node_key = known.get(seat.plan.host_identifier)
         self.interval = interval
         self.fix_after = fix_after
         self.offline_age_s = offline_age_s
@@ -884,6 +895,7 @@ class Simulation:
                 host_identifier=seat.plan.host_identifier,
                 host_details=details,
                 seat={"floor": seat.plan.floor, "label": seat.plan.label},
+                previous_node_key=seat.node_key or seat.previous_node_key,
             )
         except Rejected as error:
             self._count(rejected=1, error=f"{seat.plan.label} enrol: {error}")
@@ -893,10 +905,20 @@ class Simulation:
             return False
         first = not seat.enrolled
         seat.enrolled = True
-        seat.node_key = enrollment.node_key
+        seat.node_key = seat.previous_node_key = enrollment.node_key
+        self._save_keys()
         seat.next_checkin_s = enrollment.next_checkin_s or seat.next_checkin_s
         self._count(enrolled=1 if first else 0)
         return True
+
+    def _save_keys(self) -> None:
+        if self.keys_file is None:
+            return
+        with self._lock:
+            held = [seat for seat in self.seats if seat.previous_node_key]
+            keys = {seat.plan.host_identifier: seat.previous_node_key for seat in held}
+            self.keys_file.parent.mkdir(parents=True, exist_ok=True)
+            write_file_durably(self.keys_file, json.dumps(keys, sort_keys=True).encode(), mode=0o600)
 
     def _send(self, seat: VirtualSeat, body: dict[str, Any], facts: dict[str, Any]) -> None:
         for _attempt in range(3):
@@ -1044,6 +1066,7 @@ def run_simulation(
     stop: threading.Event | None = None,
     progress: Callable[[str], None] | None = None,
     client: AgentClient | None = None,
+    keys_file: Path | None = None,
 ) -> SimulationSummary:
     """Simulate ``seats`` seats on ``floor`` against ``server`` until ``duration`` seconds
     have passed, after one check-in each (``once``), or until ``stop`` is set.
@@ -1063,5 +1086,19 @@ def run_simulation(
         fix_after=fix_after,
         offline_age_s=offline_age_s,
         seed=seed,
+        keys_file=keys_file,
     )
     return simulation.run(duration=duration, once=once, concurrency=concurrency, stop=stop, progress=progress)
+
+
+def _read_keys(path: Path | None) -> dict[str, str]:
+    """Node keys of an earlier run, by host identifier ({} when there is none or it is damaged)."""
+    if path is None:
+        return {}
+    try:
+        document = json.loads(Path(path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(document, dict):
+        return {}
+    return {str(host): key for host, key in document.items() if isinstance(key, str) and key}

@@ -14,6 +14,7 @@ import functools
 import gzip
 import json
 import logging
+import math
 import re
 import zlib
 from typing import Any
@@ -25,9 +26,11 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
+from server.agent_api import throttle
+from server.alerts import security
 from server.compliance import governing
-from server.fleet import ingest
-from server.fleet.models import Device, EnrollSecret
+from server.fleet import enrolment, ingest
+from server.fleet.models import Device
 from server.shifts.snapshots import lead_time
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,10 @@ class AgentView(View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         try:
+            # Counted before the body is read: a flood costs a Redis INCR, not a parse.
+            too_many = self.limited(request)
+            if too_many is not None:
+                return too_many
             return self.handle(request, read_json(request))
         except BadRequest as error:
             return error.response()
@@ -80,6 +87,9 @@ class AgentView(View):
                 {"error": "unavailable", "detail": "the server cannot store reports right now; retry later"},
                 status=503,
             )
+
+    def limited(self, request: HttpRequest) -> HttpResponse | None:
+        return None
 
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         raise NotImplementedError
@@ -104,7 +114,7 @@ def read_json(request: HttpRequest) -> Any:
     content_type = meta.get("CONTENT_TYPE", "").split(";")[0].strip()
     if content_type and content_type != "application/json":
         raise BadRequest(415, "unsupported_media_type", "send Content-Type: application/json")
-    raw = request.body
+    raw = read_body(request, limit)
     if len(raw) > limit:
         raise BadRequest(413, "too_large", f"body is over the limit of {limit} bytes")
     encoding = meta.get("HTTP_CONTENT_ENCODING", "identity").strip().lower()
@@ -114,9 +124,12 @@ def read_json(request: HttpRequest) -> Any:
         raise BadRequest(415, "unsupported_encoding", f"Content-Encoding {encoding!r}; use gzip or none")
     try:
         text = raw.decode("utf-8")
-        document = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
-        raise BadRequest(400, "malformed_json", f"body is not valid JSON: {error}") from error
+        document = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        # ValueError covers JSONDecodeError and what json.loads raises beyond it: an integer
+        # literal of more than 4,300 digits, and NaN/Infinity or a float that overflows to
+        # infinity, which PostgreSQL's jsonb cannot store.
+        raise BadRequest(400, "malformed_json", f"body is not valid JSON: {error}", "(body)") from error
     # JSON text cannot carry a raw NUL (control characters must be escaped) and UTF-8 cannot
     # carry a surrogate, so both can only come from \u escapes: without one, skip the walk.
     if _NUL_OR_SURROGATE_ESCAPE.search(text):
@@ -129,6 +142,38 @@ def read_json(request: HttpRequest) -> Any:
 
 
 _NUL_OR_SURROGATE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range for a number")
+    return value
+
+
+def read_body(request: HttpRequest, limit: int) -> bytes:
+    """The raw body, at most `limit` + 1 bytes. A chunked body has no Content-Length, and
+    Django reads such a body as empty: read it from the server's input stream instead
+    (gunicorn decodes the chunks), so the agent's report is not refused as empty."""
+    meta = request.META
+    chunked = "chunked" in meta.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if chunked and not meta.get("CONTENT_LENGTH"):
+        stream = meta.get("wsgi.input")
+        if stream is None:
+            return b""
+        try:
+            return stream.read(limit + 1)
+        except (OSError, ValueError) as error:
+            raise BadRequest(400, "bad_body", f"the chunked body could not be read: {error}") from error
+    try:
+        return request.body
+    except OSError as error:
+        # The client went away mid-body, or lied about its length.
+        raise BadRequest(400, "bad_body", f"the body could not be read: {error}") from error
 
 
 def gunzip_bounded(raw: bytes, limit: int) -> bytes:
@@ -173,27 +218,55 @@ def _encodable(text: str) -> bool:
 
 
 class EnrollView(AgentView):
+    def limited(self, request: HttpRequest) -> HttpResponse | None:
+        return throttle.enroll_limited_by_address(request)
+
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         ingest.validate_document("enroll", body)
-        secret = EnrollSecret.find_active(body["enroll_secret"])
-        if secret is None:
-            raise BadRequest(
-                403, "invalid_enroll_secret", "unknown or revoked enroll secret", "enroll_secret"
+        too_many = throttle.enroll_limited_by_secret(request, body["enroll_secret"])
+        if too_many is not None:
+            return too_many
+        try:
+            secret = enrolment.usable_secret(body["enroll_secret"])
+            enrolled = enrolment.enroll(
+                secret,
+                body,
+                takeover_after=governing.seat_takeover_after_s,
+                address=request.META.get("REMOTE_ADDR") or None,
             )
-        enrolment = ingest.enroll(secret, body)
-        policy = governing.policy_for(enrolment.device.seat, enrolment.device.site)
+        except enrolment.SecretRefused as refused:
+            raise BadRequest(403, "invalid_enroll_secret", refused.detail, "enroll_secret") from refused
+        except enrolment.ApprovalRequired as waiting:
+            security.announce_claim(waiting.claim)
+            return JsonResponse(
+                {
+                    "error": "approval_required",
+                    "detail": "this host identifier is enrolled and this request cannot prove it is the "
+                    "same machine (send its previous node key); an admin must approve the claim in "
+                    "the admin, the enrolled agent keeps working meanwhile",
+                    "field": "host_identifier",
+                    "claim_id": waiting.claim.pk,
+                },
+                status=409,
+            )
+        if enrolled.claim is not None:
+            security.announce_claim(enrolled.claim)
+        policy = governing.policy_for(enrolled.device.seat, enrolled.device.site)
         response = {
-            "node_key": enrolment.node_key,
-            "device_id": enrolment.device.pk,
-            "seat": str(enrolment.device.seat) if enrolment.device.seat else None,
+            "node_key": enrolled.node_key,
+            "device_id": enrolled.device.pk,
+            "seat": str(enrolled.device.seat) if enrolled.device.seat else None,
             "next_checkin_s": policy.checkin_interval_s,
         }
-        if enrolment.seat_warning:
-            response["warning"] = enrolment.seat_warning
+        if enrolled.seat_warning:
+            response["warning"] = enrolled.seat_warning
         return JsonResponse(response, status=201)
 
 
 class CheckinView(AgentView):
+    def limited(self, request: HttpRequest) -> HttpResponse | None:
+        return throttle.checkin_limited(request, node_key_of(request))
+
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         outcome = ingest.checkin(node_key_of(request), body)
         return accepted(

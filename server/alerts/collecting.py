@@ -333,7 +333,9 @@ def digest_content(digest: Digest, entries: list[DigestEntry], silenced: int) ->
     # A seat that changed several times in one window is listed once, as it ended up.
     latest: dict[int, DigestEntry] = {}
     for entry in entries:
-        if entry.seat_id is not None:
+        if entry.kind == EntryKind.ENROLMENT_CLAIM:
+            content.enrolment_claims.append(entry.reason)
+        elif entry.seat_id is not None:
             latest[entry.seat_id] = entry
         else:
             content.floor_threshold = payloads.FloorCrossing(

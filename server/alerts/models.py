@@ -177,6 +177,7 @@ class EntryKind(models.TextChoices):
     SEAT_RECOVERED = "seat_recovered", "Seat recovered"
     FLOOR_BELOW = "floor_below", "Floor under threshold"
     FLOOR_RECOVERED = "floor_recovered", "Floor back over threshold"
+    ENROLMENT_CLAIM = "enrolment_claim", "Enrolment claim (a seat or a host identity)"
 
 
 class DigestEntry(models.Model):

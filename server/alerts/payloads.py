@@ -56,6 +56,8 @@ class DigestContent:
     seats_recovered: list[SeatChange] = field(default_factory=list)
     floor_threshold: FloorCrossing | None = None
     acknowledged: int = 0
+    # Enrolments that claimed an occupied seat or an enrolled host's identity (one line each).
+    enrolment_claims: list[str] = field(default_factory=list)
 
     def local(self, iso_time: str, with_day: bool = True) -> str:
         """'Mon 30 Nov 09:01' in the site's zone (an unknown zone falls back to UTC)."""
@@ -84,6 +86,8 @@ class DigestContent:
             parts.append(
                 f"{crossing.percent:.0f} % of seats ready, {where} the {crossing.threshold} % threshold"
             )
+        if self.enrolment_claims:
+            parts.append(f"{len(self.enrolment_claims)} enrolment claim(s) to review")
         text = "; ".join(parts) or "no changes"
         return f"{self.floor} ({self.site}): {text}"
 
@@ -125,6 +129,7 @@ def readyfloor_json(content: DigestContent) -> str:
         "seats_recovered": [asdict(change) for change in content.seats_recovered],
         "floor_threshold": asdict(content.floor_threshold) if content.floor_threshold else None,
         "acknowledged_changes_not_listed": content.acknowledged,
+        "enrolment_claims": content.enrolment_claims,
     }
     return json.dumps(body, sort_keys=True)
 
@@ -150,6 +155,14 @@ def slack_json(content: DigestContent) -> str:
                     "text": {"type": "mrkdwn", "text": (f"*{title}*\n" + "\n".join(lines))[:3000]},
                 }
             )
+    if content.enrolment_claims:
+        lines = [f"• {_slack_escape(claim)}" for claim in content.enrolment_claims[:CHAT_SEATS_LISTED]]
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": ("*Enrolment claims*\n" + "\n".join(lines))[:3000]},
+            }
+        )
     context = f"<{content.floor_url}|Open the floor> · {content.window_text}"
     if content.acknowledged:
         context += f" · {content.acknowledged} acknowledged change(s) not listed"
@@ -181,6 +194,9 @@ def teams_json(content: DigestContent) -> str:
                 {"type": "TextBlock", "weight": "Bolder", "text": title},
                 {"type": "FactSet", "facts": facts},
             ]
+    if content.enrolment_claims:
+        body.append({"type": "TextBlock", "weight": "Bolder", "text": "Enrolment claims"})
+        body += [{"type": "TextBlock", "wrap": True, "text": claim} for claim in content.enrolment_claims]
     if content.acknowledged:
         body.append({"type": "TextBlock", "isSubtle": True, "wrap": True,
                      "text": f"{content.acknowledged} acknowledged change(s) not listed."})  # fmt: skip
@@ -215,6 +231,10 @@ def email_text(content: DigestContent) -> tuple[str, str]:
                 lines.append(f"      {change.reason}")
                 lines.append(f"      {change.url}")
             lines.append("")
+    if content.enrolment_claims:
+        lines.append(f"Enrolment claims ({len(content.enrolment_claims)}), review them in the admin:")
+        lines += [f"  {claim}" for claim in content.enrolment_claims]
+        lines.append("")
     if content.acknowledged:
         lines += [f"{content.acknowledged} acknowledged change(s) are not listed.", ""]
     lines += [

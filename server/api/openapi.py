@@ -99,9 +99,18 @@ def agent_part() -> dict[str, Any]:
                     "responses": {
                         "201": {"description": "Enrolled; keep node_key secret."},
                         "400": _error("Malformed or invalid body; `field` names the problem."),
-                        "403": _error("Unknown or revoked enroll secret."),
+                        "403": _error("Unknown, revoked, expired or used-up enroll secret."),
+                        "409": _error(
+                            "approval_required: this host identifier is enrolled and the request did not "
+                            "send its previous node key; an admin must approve the claim (retry later "
+                            "with the same claim_token). The enrolled agent keeps its key."
+                        ),
                         "413": _error("Body too large."),
                         "415": _error("Unsupported content type or encoding."),
+                        "429": _error(
+                            "rate_limited: too many enrolments from this address or with this secret; "
+                            "see Retry-After."
+                        ),
                     },
                 }
             },
@@ -131,6 +140,9 @@ def agent_part() -> dict[str, Any]:
                         "400": _error("Malformed or invalid body; `field` names the problem."),
                         "401": _error("node_invalid: enrol again."),
                         "409": _error("facts_required: resend with full facts."),
+                        "429": _error(
+                            "rate_limited: too many check-ins for this node key or address; see Retry-After."
+                        ),
                         "503": _error("unavailable: the database is down; keep the report and retry."),
                         "413": _error("Body too large."),
                         "415": _error("Unsupported content type or encoding."),

@@ -44,6 +44,12 @@ def policy_for(seat: Seat | None, site: Site | None = None) -> Policy:
     return governing or built_in_default()
 
 
+def seat_takeover_after_s(seat: Seat) -> int | None:
+    """How long a seat's device must be silent before another device may take the seat
+    without an admin's approval (None: never), from the seat's governing policy."""
+    return policy_for(seat).seat_takeover_after_s
+
+
 def built_in_default() -> Policy:
     """What governs a seat when no policy row applies: the model's defaults, never saved."""
     return Policy(name="built-in default")

@@ -49,6 +49,14 @@ class Policy(models.Model):
         default=default_browsers,
         help_text='The browsers the softphone runs in at these seats: "chrome", "chromium", "edge".',
     )
+    seat_takeover_after_s = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        default=86400,
+        help_text="A new device enrolling at an occupied seat takes it at once only when the seat's "
+        "device has been silent this long (seconds); otherwise the claim waits for approval in the "
+        "admin. Empty: always wait for approval.",
+    )
     severities = models.JSONField(
         default=dict, blank=True, help_text='Overrides, e.g. {"os.mic.in_use": "critical"}.'
     )

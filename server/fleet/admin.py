@@ -1,7 +1,18 @@
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
-from server.fleet.models import CheckIn, Device, EnrollSecret, FactSnapshot, Floor, Seat, Site
+from server.fleet import enrolment
+from server.fleet.models import (
+    CheckIn,
+    ClaimStatus,
+    Device,
+    EnrollSecret,
+    EnrolmentClaim,
+    FactSnapshot,
+    Floor,
+    Seat,
+    Site,
+)
 
 
 class FloorInline(admin.TabularInline):
@@ -34,7 +45,16 @@ class SeatAdmin(admin.ModelAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(admin.ModelAdmin):
-    list_display = ["hostname", "os", "agent_version", "site", "seat", "last_seen_at", "dropped_reports"]
+    list_display = [
+        "hostname",
+        "os",
+        "agent_version",
+        "site",
+        "seat",
+        "last_seen_at",
+        "dropped_reports",
+        "dead_lettered_reports",
+    ]
     list_filter = ["os", "site", "agent_version"]
     search_fields = ["hostname", "host_identifier", "seat__label"]
     readonly_fields = [
@@ -45,6 +65,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "facts_hash",
         "facts_collected_at",
         "dropped_reports",
+        "dead_lettered_reports",
     ]
     raw_id_fields = ["seat"]
     list_select_related = ["site", "seat__floor"]
@@ -58,17 +79,41 @@ class DeviceAdmin(admin.ModelAdmin):
 
 @admin.register(EnrollSecret)
 class EnrollSecretAdmin(admin.ModelAdmin):
-    list_display = ["name", "site", "hint", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "name",
+        "site",
+        "floor",
+        "hint",
+        "created_at",
+        "expires_at",
+        "uses",
+        "max_uses",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["site"]
-    fields = ["site", "name", "hint", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["hint", "created_at", "last_used_at"]
+    fields = [
+        "site",
+        "floor",
+        "name",
+        "expires_at",
+        "max_uses",
+        "hint",
+        "uses",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    readonly_fields = ["hint", "uses", "created_at", "last_used_at"]
     actions = ["revoke"]
 
     def save_model(self, request: HttpRequest, obj: EnrollSecret, form, change: bool) -> None:
         if change:
             super().save_model(request, obj, form, change)
             return
-        secret, plain = EnrollSecret.issue(obj.site, obj.name)
+        secret, plain = EnrollSecret.issue(
+            obj.site, obj.name, floor=obj.floor, expires_at=obj.expires_at, max_uses=obj.max_uses
+        )
         obj.pk, obj.hint = secret.pk, secret.hint
         # Shown once: only the hash is kept.
         self.message_user(
@@ -79,6 +124,57 @@ class EnrollSecretAdmin(admin.ModelAdmin):
     def revoke(self, request: HttpRequest, queryset) -> None:
         for secret in queryset:
             secret.revoke()
+
+
+@admin.register(EnrolmentClaim)
+class EnrolmentClaimAdmin(admin.ModelAdmin):
+    """Claims on occupied seats and enrolled hosts' identities: approve or refuse them here."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "status",
+        "hostname",
+        "address",
+        "seat",
+        "previous_device",
+        "device",
+    ]
+    list_filter = ["status", "kind"]
+    search_fields = ["hostname", "device__hostname", "device__host_identifier", "seat__label"]
+    list_select_related = ["seat__floor", "device", "previous_device"]
+    readonly_fields = [
+        "kind",
+        "status",
+        "device",
+        "seat",
+        "previous_device",
+        "previous_last_seen_at",
+        "secret",
+        "hostname",
+        "address",
+        "created_at",
+        "decided_at",
+        "decided_by",
+        "completed_at",
+    ]
+    exclude = ["claim_token_hash"]
+    actions = ["approve", "refuse"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Approve: the device takes the seat / the host gets a new key")
+    def approve(self, request: HttpRequest, queryset) -> None:
+        for claim in queryset.filter(status=ClaimStatus.PENDING):
+            enrolment.approve(claim, by=request.user.get_username())
+        self.message_user(request, "Approved. Host claims complete at the agent's next enrolment.")
+
+    @admin.action(description="Refuse: nothing changes for the enrolled device")
+    def refuse(self, request: HttpRequest, queryset) -> None:
+        for claim in queryset.filter(status=ClaimStatus.PENDING):
+            enrolment.refuse(claim, by=request.user.get_username())
+        self.message_user(request, "Refused.")
 
 
 @admin.register(CheckIn)

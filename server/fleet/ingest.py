@@ -27,10 +27,12 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 from readyfloor_agent.report import SchemaError, facts_hash, validate
 
+# Enrolment has its own module (its threat model is its own subject); these names stay here
+# for the callers that knew them as ingest's.
+from server.fleet.enrolment import Enrolment, enroll, move_to_seat  # noqa: F401
 from server.fleet.models import (
     CheckIn,
     Device,
-    EnrollSecret,
     FactSnapshot,
     Floor,
     Readiness,
@@ -95,60 +97,6 @@ class FactsRequired(Exception):
     """A heartbeat named facts by hash that the server does not hold."""
 
 
-@dataclass(frozen=True)
-class Enrolment:
-    device: Device
-    node_key: str
-    seat_warning: str | None
-
-
-def enroll(secret: EnrollSecret, body: dict[str, Any]) -> Enrolment:
-    """Register (or re-register) a workstation. Re-enrolling issues a new node key, which
-    invalidates the old one, and keeps the device's history."""
-    details = body["host_details"]
-    node_key, node_key_hash = Device.new_node_key()
-    now = timezone.now()
-    with transaction.atomic():
-        device, _ = Device.objects.select_for_update().get_or_create(
-            host_identifier=body["host_identifier"],
-            defaults={"site": secret.site, "hostname": details["hostname"], "os": details["os"]},
-        )
-        device.site = secret.site
-        device.hostname = details["hostname"]
-        device.os = details["os"]
-        device.os_version = details.get("os_version") or ""
-        device.agent_version = details.get("agent_version") or ""
-        device.node_key_hash = node_key_hash
-        device.enrolled_at = now
-        seat_warning = None
-        hint = body.get("seat")
-        if hint:
-            seat = Seat.objects.filter(
-                floor__site=secret.site, floor__name=hint["floor"], label=hint["label"]
-            ).first()
-            if seat is None:
-                known = Floor.objects.filter(site=secret.site, name=hint["floor"]).exists()
-                seat_warning = (
-                    f"no seat {hint['label']!r} on floor {hint['floor']!r}"
-                    if known
-                    else f"no floor {hint['floor']!r} at site {secret.site.name!r}"
-                ) + "; assign the device to a seat in the admin"
-            else:
-                move_to_seat(device, seat)
-        device.save()
-        EnrollSecret.objects.filter(pk=secret.pk).update(last_used_at=now)
-    return Enrolment(device=device, node_key=node_key, seat_warning=seat_warning)
-
-
-def move_to_seat(device: Device, seat: Seat | None) -> None:
-    """Seat a device, unseating whichever device sat there before. The caller saves `device`."""
-    if device.seat_id == (seat.pk if seat else None):
-        return
-    if seat is not None:
-        Device.objects.filter(seat=seat).exclude(pk=device.pk).update(seat=None)
-    device.seat = seat
-
-
 def validate_document(kind: str, body: Any) -> None:
     """Hold a request body to the agent's JSON Schema (report.schema.json)."""
     try:
@@ -159,13 +107,28 @@ def validate_document(kind: str, body: Any) -> None:
         raise Invalid("(body)", "document is nested too deeply") from error
 
 
+# The window of collection times a report may carry, as the schema's pattern has it: earlier
+# is a broken clock (year 1 would be stored as 1 BC once moved to UTC), later would overflow.
+EARLIEST_COLLECTED_AT = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+LATEST_COLLECTED_AT = dt.datetime(2999, 12, 31, tzinfo=dt.timezone.utc)
+# Device counters are 32-bit columns: running totals stop here instead of overflowing.
+COUNTER_MAX = 2_147_483_647
+
+
 def _validate_report(body: Any) -> None:
     validate_document("checkin", body)
-    # The schema checks the form of `collected_at`; this checks it is a real moment.
+    # The schema checks the forms of `collected_at` and `report_id`; this checks that they
+    # are a real moment in a sane window and a real UUID, so nothing later can raise.
     try:
-        parse_collected_at(body["collected_at"])
-    except ValueError as error:
+        moment = parse_collected_at(body["collected_at"])
+    except (ValueError, OverflowError) as error:
         raise Invalid("collected_at", f"not a valid date-time: {error}") from error
+    if not EARLIEST_COLLECTED_AT <= moment <= LATEST_COLLECTED_AT:
+        raise Invalid("collected_at", "outside the years 2000-2999; is the workstation's clock set?")
+    try:
+        uuid.UUID(body["report_id"])
+    except ValueError as error:
+        raise Invalid("report_id", f"not a UUID: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -358,6 +321,7 @@ def record_checkin(
         evaluated_at=None if needs_evaluation else received_at,
         is_newer=is_newer,
         dropped=body.get("dropped_reports", 0),
+        dead_lettered=body.get("dead_lettered_reports", 0),
     )
     if checkin_id is None:
         return CheckinOutcome(checkin_id=None, duplicate=True, needs_evaluation=False)
@@ -430,6 +394,7 @@ def record_heartbeat(
             "digest": body["facts_hash"],
             "agent_version": body["agent_version"],
             "dropped": body.get("dropped_reports", 0),
+            "dead_lettered": body.get("dead_lettered_reports", 0),
         },
     )
     return Heartbeat(row[:-2], row[-2], row[-1]) if row else None
@@ -458,7 +423,10 @@ def _heartbeat_sql() -> str:
             UPDATE {Device._meta.db_table} d SET
                 last_seen_at = %(received)s,
                 agent_version = %(agent_version)s,
-                dropped_reports = d.dropped_reports + %(dropped)s,
+                dropped_reports = LEAST(d.dropped_reports::bigint + %(dropped)s, {COUNTER_MAX}),
+                dead_lettered_reports = LEAST(
+                    d.dead_lettered_reports::bigint + %(dead_lettered)s, {COUNTER_MAX}
+                ),
                 facts_collected_at = CASE
                     WHEN d.facts_hash = %(digest)s
                          AND (d.facts_collected_at IS NULL OR d.facts_collected_at <= %(collected)s)
@@ -510,6 +478,7 @@ def _accept_checkin(
     evaluated_at: dt.datetime | None,
     is_newer: bool,
     dropped: int,
+    dead_lettered: int = 0,
 ) -> int | None:
     """Insert the check-in unless its report_id is known, and only then touch the device;
     the id of the new row, or None for a replay.
@@ -532,7 +501,10 @@ def _accept_checkin(
             UPDATE {Device._meta.db_table} SET
                 last_seen_at = %(received)s,
                 agent_version = %(agent_version)s,
-                dropped_reports = dropped_reports + %(dropped)s,
+                dropped_reports = LEAST(dropped_reports::bigint + %(dropped)s, {COUNTER_MAX}),
+                dead_lettered_reports = LEAST(
+                    dead_lettered_reports::bigint + %(dead_lettered)s, {COUNTER_MAX}
+                ),
                 facts_collected_at = CASE WHEN {_NEWER} THEN %(collected)s ELSE facts_collected_at END,
                 facts_hash = CASE WHEN {_NEWER} THEN %(digest)s ELSE facts_hash END,
                 current_facts_id = CASE WHEN {_NEWER} THEN %(snapshot)s ELSE current_facts_id END
@@ -552,6 +524,7 @@ def _accept_checkin(
             "evaluated": evaluated_at,
             "is_newer": is_newer,
             "dropped": dropped,
+            "dead_lettered": dead_lettered,
         },
     )
     return row[0] if row else None

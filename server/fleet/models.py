@@ -92,14 +92,33 @@ def command_line_safe_token(nbytes: int) -> str:
 
 
 class EnrollSecret(models.Model):
-    """A per-site secret that agents present once to enrol. Only its hash is stored; several
-    can be active at once so a secret can be rotated without a gap."""
+    """A secret that agents present once to enrol. Only its hash is stored; several can be
+    active at once so a secret can be rotated without a gap.
+
+    It sits in a settings file on every seat, so it must be assumed to leak: it is scoped to a
+    site or one floor, can expire and be limited to a number of enrolments, and it never lets
+    anyone take an occupied seat or an enrolled host's identity silently (see ingest.enroll)."""
 
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="enroll_secrets")
+    floor = models.ForeignKey(
+        Floor,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="enroll_secrets",
+        help_text="Only seats on this floor (of the site); empty: any floor of the site.",
+    )
     name = models.CharField(max_length=100, help_text="What it is for, e.g. 'rollout 2026-11'.")
     secret_hash = models.CharField(max_length=64, unique=True, editable=False)
     hint = models.CharField(max_length=8, editable=False, help_text="First characters, to recognise it.")
     created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Refused from this moment on; empty: until revoked."
+    )
+    max_uses = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Enrolments it allows; empty: no limit (a rollout's seat count)."
+    )
+    uses = models.PositiveIntegerField(default=0, editable=False, help_text="Enrolments made with it.")
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
@@ -110,21 +129,62 @@ class EnrollSecret(models.Model):
         return f"{self.site}: {self.name} ({self.hint}…)"
 
     @classmethod
-    def issue(cls, site: Site, name: str) -> tuple[EnrollSecret, str]:
+    def issue(
+        cls,
+        site: Site,
+        name: str,
+        *,
+        floor: Floor | None = None,
+        expires_at: dt.datetime | None = None,
+        max_uses: int | None = None,
+    ) -> tuple[EnrollSecret, str]:
         """Create a secret and return it with its plain text, which is never stored."""
         plain = command_line_safe_token(24)
-        secret = cls.objects.create(site=site, name=name, secret_hash=sha256_hex(plain), hint=plain[:6])
+        secret = cls.objects.create(
+            site=site,
+            floor=floor,
+            name=name,
+            secret_hash=sha256_hex(plain),
+            hint=plain[:6],
+            expires_at=expires_at,
+            max_uses=max_uses,
+        )
         return secret, plain
 
     @classmethod
+    def find(cls, plain: str) -> EnrollSecret | None:
+        """The secret with this plain text, usable or not (see `refusal`)."""
+        return cls.objects.select_related("site", "floor").filter(secret_hash=sha256_hex(plain)).first()
+
+    @classmethod
     def find_active(cls, plain: str) -> EnrollSecret | None:
-        return (
-            cls.objects.select_related("site").filter(secret_hash=sha256_hex(plain), revoked_at=None).first()
+        secret = cls.find(plain)
+        return secret if secret is not None and secret.refusal() is None else None
+
+    def refusal(self, moment: dt.datetime | None = None) -> str | None:
+        """Why this secret cannot enrol anything now, or None when it can."""
+        moment = moment or now()
+        if self.revoked_at is not None:
+            return "this enroll secret was revoked"
+        if self.expires_at is not None and moment >= self.expires_at:
+            return f"this enroll secret expired at {self.expires_at.isoformat()}"
+        if self.max_uses is not None and self.uses >= self.max_uses:
+            return f"this enroll secret was used up ({self.max_uses} enrolments)"
+        return None
+
+    def spend(self, moment: dt.datetime) -> bool:
+        """Count one enrolment, unless that would exceed max_uses (race-free: the guard is
+        in the UPDATE); False when used up meanwhile."""
+        limit = models.Q(max_uses__isnull=True) | models.Q(uses__lt=models.F("max_uses"))
+        return bool(
+            EnrollSecret.objects.filter(limit, pk=self.pk, revoked_at=None).update(
+                uses=models.F("uses") + 1, last_used_at=moment
+            )
         )
 
     @property
     def is_active(self) -> bool:
-        return self.revoked_at is None
+        return self.refusal() is None
 
     def revoke(self) -> None:
         if self.revoked_at is None:
@@ -170,6 +230,11 @@ class Device(models.Model):
     # last_seen_at to say where the recheck is.
     recheck_requested_at = models.DateTimeField(null=True, blank=True)
     recheck_sent_at = models.DateTimeField(null=True, blank=True)
+    dead_lettered_reports = models.PositiveIntegerField(
+        default=0,
+        help_text="Reports the agent set aside because the server refused them for good "
+        "(kept on the workstation: readyfloor-agent requeue-dead --list).",
+    )
 
     class Meta:
         ordering = ["hostname"]
@@ -265,3 +330,67 @@ class CheckIn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.device} @ {self.collected_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ClaimKind(models.TextChoices):
+    SEAT = "seat", "Occupied seat claimed by another device"
+    HOST = "host", "Enrolled host identifier enrolled again without proof"
+
+
+class ClaimStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for approval"
+    APPROVED = "approved", "Approved by an admin"
+    REFUSED = "refused", "Refused by an admin"
+    AUTOMATIC = "automatic", "Taken over (the seat's device was silent long enough)"
+
+
+class EnrolmentClaim(models.Model):
+    """An enrolment that would take something from an enrolled device: an occupied seat, or
+    the identity (node key) of an enrolled host. Never done silently: it waits here for an
+    admin, or, for a seat whose device has been silent for the policy's
+    `seat_takeover_after_s`, happens at once and is recorded as `automatic`. Every claim is
+    an audit record and raises an alert."""
+
+    kind = models.CharField(max_length=8, choices=ClaimKind.choices)
+    status = models.CharField(max_length=16, choices=ClaimStatus.choices, default=ClaimStatus.PENDING)
+    # SEAT: the device that wants the seat. HOST: the enrolled device whose identity is claimed.
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="enrolment_claims")
+    seat = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.CASCADE, related_name="claims")
+    # SEAT: whoever sat there when the claim was made.
+    previous_device = models.ForeignKey(
+        Device, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    previous_last_seen_at = models.DateTimeField(null=True, blank=True)
+    secret = models.ForeignKey(
+        EnrollSecret, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    hostname = models.CharField(max_length=255, help_text="As the claiming host named itself.")
+    address = models.GenericIPAddressField(null=True, blank=True, help_text="Where the claim came from.")
+    # HOST: sha256 of the token the claiming agent keeps; only that agent can pick up the key
+    # once the claim is approved.
+    claim_token_hash = models.CharField(max_length=64, blank=True, editable=False)
+    created_at = models.DateTimeField(default=now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.CharField(max_length=150, blank=True, help_text="The admin who decided.")
+    completed_at = models.DateTimeField(
+        null=True, blank=True, help_text="HOST: when the approved agent picked up its new key."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "-created_at"])]
+
+    def __str__(self) -> str:
+        target = f"seat {self.seat}" if self.kind == ClaimKind.SEAT else f"host {self.device.host_identifier}"
+        return f"{self.hostname} claims {target} ({self.get_status_display()})"
+
+    @property
+    def summary(self) -> str:
+        if self.kind == ClaimKind.SEAT:
+            sitting = f" from {self.previous_device.hostname}" if self.previous_device else ""
+            verb = "took" if self.status == ClaimStatus.AUTOMATIC else "claims"
+            return f"{self.hostname} {verb} seat {self.seat}{sitting} ({self.get_status_display().lower()})"
+        return (
+            f"{self.hostname} enrolled again as {self.device.hostname} ({self.device.host_identifier}) "
+            f"without proof ({self.get_status_display().lower()})"
+        )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from readyfloor_agent.client import parse_retry_after
+from readyfloor_agent.config import StateDir
 from readyfloor_agent.service import SERVER_ERROR_LIMIT
 from readyfloor_agent.spool import Spool
 
@@ -215,3 +216,26 @@ def test_requeue_dead_lists_then_puts_dead_letters_back_in_the_queue(
     assert "1 report(s) put back" in capsys.readouterr().out
     assert [queued.body["report_id"] for queued in again.entries()] == ["r-poison"]
     assert again.entries()[0].facts == {"host": {}} and again.dead_letters() == []
+
+
+def test_an_enrolment_waiting_for_approval_keeps_the_reports_and_asks_again_calmly(
+    server: FakeAgentServer, tmp_path: Path
+) -> None:
+    from readyfloor_agent.client import EnrollmentPending
+
+    clock = FakeClock()
+    service = make_service(server, tmp_path, clock=clock)
+    server.fail("enroll", 409, times=3, body={"error": "approval_required", "field": "host_identifier"})
+
+    service.step()
+    with pytest.raises(EnrollmentPending):
+        service.client.enroll(
+            enroll_secret=SECRET, host_identifier="h", host_details={"hostname": "h", "os": "linux"}
+        )
+
+    assert len(service.spool) == 1 and service.failures == 1
+    first_try = server.requests_to("enroll")[0]
+    assert first_try["status"] == 409
+    drain_paced(service, clock)
+    assert len(server.stored) >= 1 and len(service.spool) == 0
+    assert len(StateDir(tmp_path).claim_token()) >= 16, "kept for the approved pick-up"

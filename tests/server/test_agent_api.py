@@ -11,6 +11,7 @@ import uuid
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from readyfloor_agent.report import facts_hash
 
 from server.fleet.models import CheckIn, Device, EnrollSecret, FactSnapshot, sha256_hex
@@ -81,7 +82,9 @@ def test_it_refuses_a_revoked_enroll_secret_while_another_stays_valid(client, si
 
 
 def test_re_enrolling_replaces_the_node_key(client, enroll_secret, node_key):
-    response = post(client, ENROLL, enroll_body(enroll_secret, "host-1"))
+    # With proof that it is the same machine (its previous key): issue 11 refuses a silent
+    # re-enrolment of an enrolled host (tests/server/test_enrolment.py).
+    response = post(client, ENROLL, {**enroll_body(enroll_secret, "host-1"), "previous_node_key": node_key})
     new_key = response.json()["node_key"]
 
     assert (
@@ -101,6 +104,9 @@ def test_an_unknown_seat_enrolls_unseated_with_a_warning(client, enroll_secret, 
 
 def test_a_device_moving_to_an_occupied_seat_unseats_the_previous_one(client, enroll_secret, seats):
     post(client, ENROLL, enroll_body(enroll_secret, "host-1", seat=("Floor 1", "A-01")))
+    # Once the seat's device has been silent for the policy's seat_takeover_after_s (a day by
+    # default); before that the claim waits for approval (tests/server/test_enrolment.py).
+    Device.objects.filter(host_identifier="host-1").update(last_seen_at=timezone.now() - dt.timedelta(days=2))
     post(client, ENROLL, enroll_body(enroll_secret, "host-2", seat=("Floor 1", "A-01")))
 
     assert Device.objects.get(host_identifier="host-2").seat == seats[0]

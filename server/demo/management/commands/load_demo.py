@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from server.demo.floor import PER_ROW, ROWS, SECOND_FLOOR_SEATS, load_demo
@@ -39,6 +42,7 @@ class Command(BaseCommand):
                 mix=simulate.DEMO_MIX,
                 once=True,
                 seed=seed,
+                keys_file=Path(settings.DATA_DIR) / "demo-agent-keys.json",
             )
             self.stdout.write(f"Simulated agents: {summary}")
             summary = simulate.run_simulation(

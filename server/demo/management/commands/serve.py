@@ -137,6 +137,10 @@ class Command(BaseCommand):
                         floor.floor.name,
                         "--interval",
                         "15",
+                        # The simulated seats keep their node keys, so a restart enrols them
+                        # again with proof instead of waiting for an admin's approval.
+                        "--keys",
+                        str(Path(settings.DATA_DIR) / "demo-agent-keys.json"),
                         *(["--fix-after", str(fix_after)] if fix_after else []),
                     ],
                 )
