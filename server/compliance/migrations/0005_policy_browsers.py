@@ -7,7 +7,7 @@ import server.compliance.models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("compliance", "0003_check_history"),
+        ("compliance", "0004_policy_seat_takeover_after"),
     ]
 
     operations = [
