@@ -14,8 +14,9 @@ Each step runs --step-duration seconds of an open-loop schedule: every seat repo
 --interval at its own phase, whatever the server's speed, as a floor does. Most reports are
 heartbeats (facts unchanged, only their hash); --changed-ratio of them carry changed facts
 (alternately a failure, which must turn the seat NOT READY, and the fix); --resend-ratio of the
-rest send the full facts again. The load generator is --clients processes, each an asyncio
-event loop with --connections keep-alive aiohttp connections, so a request costs it little.
+rest send the full facts again. The load generator is --clients processes, each releasing
+reports at their due time to --connections threads with a keep-alive http.client connection
+each, so a request costs it little (about 0.2 ms of CPU).
 
 Per step: seats, check-ins per second, p95 answer (the report's scheduled time to its
 answer, so time spent waiting for a free server counts), p95 flag (scheduled time of a
@@ -41,7 +42,6 @@ See bench/README.md for how to read the table, and deploy/README.md for the sizi
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import datetime as dt
 import gzip
@@ -54,11 +54,13 @@ import random
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from queue import SimpleQueue
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
@@ -300,11 +302,13 @@ class StepLoad:
     states: dict[str, list[Any]] = field(default_factory=dict)
 
 
-async def run_step_load(spec: dict[str, Any]) -> StepLoad:
-    import aiohttp
-
+def run_step_load(spec: dict[str, Any]) -> StepLoad:
+    """One process of the floor: a dispatcher releases each report at its due time to
+    `connections` sender threads, each with its own keep-alive http.client connection
+    (bench/ingest's Connection). Threads of the standard library's client cost about 0.2 ms
+    of CPU per request here, against about 0.45 ms for aiohttp on an event loop (measured
+    against the same trivial WSGI app), and the load generator must not decide the answer."""
     rng = random.Random(spec["seed"])
-    book = FactsBook()
     states = {int(index): SeatState(*value) for index, value in spec["states"].items()}
     interval, warmup, duration = spec["interval"], spec["warmup"], spec["duration"]
     # Open loop: each seat is due at its own phase, then every interval, whatever the server does.
@@ -316,76 +320,80 @@ async def run_step_load(spec: dict[str, Any]) -> StepLoad:
             due += interval
     schedule.sort()
     result = StepLoad()
-    statuses: Counter[str] = Counter()
-    kinds: Counter[str] = Counter()
-    lags: list[float] = []
-    loop = asyncio.get_running_loop()
     cpu0 = time.process_time()
-    start = loop.time() + 0.2
+    start = time.monotonic() + 0.2
     wall_start = time.time() + 0.2
+    queue: SimpleQueue[tuple[float, int] | None] = SimpleQueue()
+    parts: list[StepLoad] = []
+    parts_lock = threading.Lock()
 
-    async def post(session: aiohttp.ClientSession, body: bytes, headers: dict[str, str]) -> int:
-        try:
-            async with session.post(CHECKIN_PATH, data=body, headers=headers) as response:
-                await response.read()
-                return response.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, OSError):
-            return 0
-
-    async def report(session: aiohttp.ClientSession, index: int, due: float) -> None:
-        os_name, label = os_of(index), label_of(index)
-        state = states.get(index)
-        if rng.random() < spec["changed_ratio"]:
-            current = state.scenario if state else "healthy"
-            scenario = rng.choice(FAILING) if current == "healthy" else "healthy"
-            state = states[index] = SeatState(scenario, False)
-            kind = "failing" if scenario != "healthy" else "fixed"
-        else:
-            kind = "resent" if rng.random() < spec["resend_ratio"] else "heartbeat"
-        facts_json, digest = book.get(os_name, label, state.scenario) if state else book.template(os_name)
-        full = kind != "heartbeat" or (state is not None and not state.acked)
-        report_id = str(uuid.uuid4())
-        body, headers = report_body(report_id, facts_json if full else None, digest)
-        headers["Authorization"] = f"NodeKey {node_key_of(index)}"
-        status = await post(session, body, headers)
-        if status == 409:  # facts_required: resend the same report in full, as the agent does
-            body, headers2 = report_body(report_id, facts_json, digest)
-            headers.update(headers2)
-            status = await post(session, body, headers)
-        answered = loop.time()
-        ok = 200 <= status < 300
-        if ok and state is not None:
-            state.acked = True
-        result.sent += 1
-        if due >= warmup:
-            result.measured += 1
-            statuses[str(status)] += 1
-            kinds[kind] += 1
-            result.latencies_s.append(answered - (start + due))
-            if ok and kind == "failing":
-                result.failing.append((report_id, wall_start + due))
-
-    connector = aiohttp.TCPConnector(limit=spec["connections"], keepalive_timeout=30)
-    timeout = aiohttp.ClientTimeout(total=30)
-    async with aiohttp.ClientSession(
-        base_url=f"http://127.0.0.1:{spec['port']}", connector=connector, timeout=timeout,
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-    ) as session:
-        tasks: set[asyncio.Task] = set()
-        for due, index in schedule:
-            delay = start + due - loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+    def sender(number: int) -> None:
+        book = FactsBook()
+        own = random.Random(spec["seed"] * 7919 + number)
+        part = StepLoad()
+        statuses: Counter[str] = Counter()
+        kinds: Counter[str] = Counter()
+        conn = ingest.Connection(spec["port"], timeout=30)
+        while (item := queue.get()) is not None:
+            due, index = item
+            os_name, label = os_of(index), label_of(index)
+            state = states.get(index)
+            if own.random() < spec["changed_ratio"]:
+                current = state.scenario if state else "healthy"
+                scenario = own.choice(FAILING) if current == "healthy" else "healthy"
+                state = states[index] = SeatState(scenario, False)
+                kind = "failing" if scenario != "healthy" else "fixed"
+            else:
+                kind = "resent" if own.random() < spec["resend_ratio"] else "heartbeat"
+            facts_json, digest = book.get(os_name, label, state.scenario) if state else book.template(os_name)
+            full = kind != "heartbeat" or (state is not None and not state.acked)
+            report_id = str(uuid.uuid4())
+            body, headers = report_body(report_id, facts_json if full else None, digest)
+            headers["Authorization"] = f"NodeKey {node_key_of(index)}"
+            status, _ = conn.send("POST", CHECKIN_PATH, body, headers)
+            if status == 409:  # facts_required: resend the same report in full, as the agent does
+                body, extra = report_body(report_id, facts_json, digest)
+                status, _ = conn.send("POST", CHECKIN_PATH, body, {**headers, **extra})
+            answered = time.monotonic()
+            ok = 200 <= status < 300
+            if ok and state is not None:
+                state.acked = True
+            part.sent += 1
             if due >= warmup:
-                lags.append(max(0.0, loop.time() - (start + due)))
-            task = asyncio.create_task(report(session, index, due))
-            tasks.add(task)
-            task.add_done_callback(tasks.discard)
-        if tasks:
-            await asyncio.wait(tasks, timeout=60)
+                part.measured += 1
+                statuses[str(status)] += 1
+                kinds[kind] += 1
+                part.latencies_s.append(answered - (start + due))
+                if ok and kind == "failing":
+                    part.failing.append((report_id, wall_start + due))
+        conn.close()
+        part.statuses, part.kinds = dict(statuses), dict(kinds)
+        with parts_lock:
+            parts.append(part)
+
+    threads = [threading.Thread(target=sender, args=(n,), daemon=True) for n in range(spec["connections"])]
+    for thread in threads:
+        thread.start()
+    lags: list[float] = []
+    for due, index in schedule:
+        delay = start + due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        if due >= warmup:
+            lags.append(max(0.0, time.monotonic() - (start + due)))
+        queue.put((due, index))
+    for _ in threads:
+        queue.put(None)
+    for thread in threads:
+        thread.join(timeout=90)
+    for part in parts:
+        result.sent += part.sent
+        result.measured += part.measured
+        result.latencies_s += part.latencies_s
+        result.failing += part.failing
+        result.statuses = dict(Counter(result.statuses) + Counter(part.statuses))
+        result.kinds = dict(Counter(result.kinds) + Counter(part.kinds))
     result.seconds = duration
-    result.statuses = dict(statuses)
-    result.kinds = dict(kinds)
     lags.sort()
     result.lag_p95_s = percentile(lags, 0.95) if lags else 0.0
     result.cpu_s = time.process_time() - cpu0
@@ -396,7 +404,7 @@ async def run_step_load(spec: dict[str, Any]) -> StepLoad:
 def loadgen_main() -> int:
     """`bench/capacity --loadgen`: a spec on stdin, the StepLoad as JSON on stdout."""
     spec = json.load(sys.stdin)
-    result = asyncio.run(run_step_load(spec))
+    result = run_step_load(spec)
     json.dump(asdict(result), sys.stdout)
     return 0
 

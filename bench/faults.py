@@ -279,24 +279,50 @@ class Services:
         self.processes[name] = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
                                                 start_new_session=True, user=user)
 
+    def tree(self, name: str) -> list[Any]:
+        """The process and all its descendants, found by parent links: rabbitmq-server starts
+        its Erlang VM through `su`, which gives it a session (and process group) of its own,
+        so signalling our process group alone would leave the broker running."""
+        import psutil
+
+        try:
+            root = psutil.Process(self.processes[name].pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return []
+
     def kill(self, name: str) -> None:
+        import psutil
+
         process = self.processes[name]
+        tree = self.tree(name)
+        for member in tree:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+        psutil.wait_procs(tree, timeout=15)
 
     def stop_all(self) -> None:
-        for process in self.processes.values():
+        import psutil
+
+        trees = {name: self.tree(name) for name in self.processes}
+        for name, process in self.processes.items():
             if process.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(process.pid, signal.SIGTERM)
+            for member in trees[name]:
+                with contextlib.suppress(psutil.Error):
+                    member.terminate()
+        everyone = [member for tree in trees.values() for member in tree]
+        _, alive = psutil.wait_procs(everyone, timeout=20)
+        for member in alive:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
         for process in self.processes.values():
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=5)
 
 
 def wait_for_port(port: int, timeout: float, what: str, services: Services, name: str) -> None:
@@ -570,7 +596,7 @@ def benchmark(args: argparse.Namespace, stack: Any, work: Path,
         + (f"; skipped (no namespaces/tc): {', '.join(skipped)}" if skipped else ""))
     for fault in faults:
         pause_until(began + fault.start)
-        apply_fault(fault, services, network)
+        apply_fault(fault, services, network, {"broker": broker_port, "web": port})
         fault.start = time.time()
         pause_until(fault.start + args.fault_length)
         restore(fault, services, network, broker_port)
@@ -620,17 +646,28 @@ def pause_until(moment: float) -> None:
         time.sleep(delay)
 
 
-def apply_fault(fault: Fault, services: Services, network: Network) -> None:
+def apply_fault(fault: Fault, services: Services, network: Network, ports: dict[str, int]) -> None:
     if fault.kind in {"broker", "worker", "web"}:
         services.kill(fault.kind)
         if fault.kind == "worker":
             # Beat lives with the worker on most hosts; it goes down too.
             services.kill("beat")
+        if fault.kind in ports and port_answers(ports[fault.kind]):
+            # A fault that did not happen must not be reported as survived.
+            raise SetupFailed(f"the {fault.kind} still answers on port {ports[fault.kind]} after SIGKILL")
         fault.note = f"SIGKILL {fault.kind}"
     else:
         network.impair(fault.kind)
         qdisc = network.degrade_args() if fault.kind == "degrade" else network.cut_args()
         fault.note = "tc qdisc " + " ".join(qdisc)
+
+
+def port_answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def restore(fault: Fault, services: Services, network: Network, broker_port: int) -> None:
