@@ -4,9 +4,11 @@ Every part reads stored, precomputed state (seat readiness, check results with t
 shift snapshots, acknowledgements): nothing is judged here. Set-based queries only — a
 10k-seat floor is a handful of queries, not one per seat (bench/reports measures it).
 
-Per-check history and hourly rollups (issue 7, item 2) are not on main yet. Until they are, the
-trend is read from the start-of-shift snapshots and "failing since" from CheckResult.since, and
-time-to-fix is reported as pending history (`TIME_TO_FIX_PENDING`).
+The trend comes from the engine's hourly floor rollups and time-to-fix and "failing since" from
+its per-check transitions (server/compliance/history.py). A team's trend, which the per-floor
+rollups cannot give, comes from the start-of-shift snapshots of its seats, and so does any trend
+of a period the rollups do not cover yet; "failing since" falls back to CheckResult.since for
+verdicts older than the history.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from django.utils import timezone
 from readyfloor_agent.checks import Readiness as Verdict
 from readyfloor_agent.checks import get_check
 
+from dashboards.figures import duration
 from server.acknowledgements.acknowledging import acknowledged_failures
+from server.compliance import history
 from server.compliance.models import CheckResult, CheckState
 from server.fleet.models import Device, Readiness
 from server.reports.scoping import Scope
 from server.shifts.models import ShiftSnapshot, ShiftSnapshotSeat
 from server.shifts.schedule import zone_of
 
-TIME_TO_FIX_PENDING = "pending per-check history (issue 7): time-to-fix is not recorded yet"
+NO_FIXES = "No failure was fixed in this period."
 ORDER = [verdict.value for verdict in Verdict.worst_first()]
 
 Progress = Callable[[str], None]
@@ -155,7 +159,7 @@ def build(
     step("seats")
     counts = Counter(seat.readiness for seat in seats)
     snapshot = _last_snapshot(scope, at)
-    trend = _trend(scope, at, period_days)
+    trend, trend_source = _trend(scope, at, period_days)
     step("snapshots and trend")
     ranking = _ranking(seats)
     unassigned = list(Device.objects.filter(seat__isnull=True, site=scope.site).order_by("hostname"))
@@ -170,10 +174,11 @@ def build(
         seats=seats,
         snapshot=snapshot,
         trend=trend,
-        trend_source="start-of-shift snapshots (hourly rollups are not on main yet)",
+        trend_source=trend_source,
         failing_checks=ranking,
-        time_to_fix=[],
-        time_to_fix_note=TIME_TO_FIX_PENDING,
+        time_to_fix=_time_to_fix(scope, at, period_days),
+        time_to_fix_note=NO_FIXES
+        + (" Per floor: a team's fixes are counted with its floor's." if scope.team else ""),
         unassigned_devices=unassigned,
     )
 
@@ -193,19 +198,25 @@ def _seat_lines(scope: Scope, at: dt.datetime) -> list[SeatLine]:
     by_device: dict[int, dict[str, dt.datetime]] = defaultdict(dict)
     for device_id, check_id, moment in results.iterator(chunk_size=5000):
         by_device[device_id][check_id] = moment
+    transitions = history.states_since(seat.pk for seat in seats)
     acks = {floor_id: acknowledged_failures(floor_id, at) for floor_id in {seat.floor_id for seat in seats}}
     lines = []
     for seat in seats:
         device = _device(seat)
         failing = list(seat.failing or [])
-        if device is not None:
-            moments = [
-                by_device[device.pk][c]
-                for c in (i.get("check_id") for i in failing)
-                if c in by_device[device.pk]
-            ]
-            if moments:
-                since[seat.pk] = min(moments)
+        # Since when: the seat's history where its latest transition led to the state it is in,
+        # else the result's own `since` (verdicts older than the history).
+        seat_history = transitions.get(seat.pk, {})
+        moments = []
+        for item in failing:
+            check_id, state = str(item.get("check_id", "")), item.get("state")
+            latest = seat_history.get(check_id)
+            if latest is not None and latest[0] == state:
+                moments.append(latest[1])
+            elif device is not None and check_id in by_device[device.pk]:
+                moments.append(by_device[device.pk][check_id])
+        if moments:
+            since[seat.pk] = min(moments)
         acknowledged = []
         for item in failing:
             ack = acks[seat.floor_id].for_check(seat.pk, str(item.get("check_id", "")))
@@ -287,25 +298,67 @@ def _last_snapshot(scope: Scope, at: dt.datetime) -> SnapshotSummary | None:
     )
 
 
-def _trend(scope: Scope, at: dt.datetime, period_days: int) -> list[TrendPoint]:
-    snapshots = list(
-        ShiftSnapshot.objects.filter(
-            floor__in=scope.floors(), starts_at__lte=at, starts_at__gt=at - dt.timedelta(days=period_days)
-        ).order_by("starts_at")
-    )
+def _trend(scope: Scope, at: dt.datetime, period_days: int) -> tuple[list[TrendPoint], str]:
+    """Percent of seats READY over the period: hourly from the floors' rollups, else (a team, or
+    no rollups yet) at each shift start from the snapshots."""
+    start = at - dt.timedelta(days=period_days)
+    zone = zone_of(scope.site.timezone)
+    if not scope.team:
+        totals: dict[dt.datetime, Counter] = defaultdict(Counter)
+        for floor in scope.floors():
+            for hour, counts in history.readiness_by_hour(floor.pk, start, at):
+                totals[hour].update(counts)
+        points = [
+            TrendPoint(
+                at=hour,
+                label=hour.astimezone(zone).strftime("%a %d %b %H:00"),
+                ready=tally.get(Readiness.READY, 0),
+                total=sum(tally.values()),
+            )
+            for hour, tally in sorted(totals.items())
+            if sum(tally.values())
+        ]
+        if points:
+            return points, f"hourly floor rollups, {len(points)} hours"
+    return _snapshot_trend(scope, at, start, zone), "start-of-shift snapshots"
+
+
+def _snapshot_trend(scope: Scope, at: dt.datetime, start: dt.datetime, zone: Any) -> list[TrendPoint]:
+    in_period = ShiftSnapshot.objects.filter(floor__in=scope.floors(), starts_at__lte=at, starts_at__gt=start)
+    snapshots = list(in_period.order_by("starts_at"))
     counts = _snapshot_counts([s.pk for s in snapshots], scope)
     by_start: dict[dt.datetime, Counter] = defaultdict(Counter)
     for snapshot in snapshots:
         by_start[snapshot.starts_at].update(counts.get(snapshot.pk, Counter()))
-    zone = zone_of(scope.site.timezone)
     return [
         TrendPoint(
-            at=start,
-            label=start.astimezone(zone).strftime("%a %d %b %H:%M"),
+            at=moment,
+            label=moment.astimezone(zone).strftime("%a %d %b %H:%M"),
             ready=tally.get(Readiness.READY, 0),
             total=sum(tally.values()),
         )
-        for start, tally in sorted(by_start.items())
+        for moment, tally in sorted(by_start.items())
+    ]
+
+
+def _time_to_fix(scope: Scope, at: dt.datetime, period_days: int) -> list[dict[str, Any]]:
+    """Per check, failures fixed in the period on the scope's floors: how many, median, p90, longest."""
+    fixes = history.time_to_fix(
+        since=at - dt.timedelta(days=period_days), until=at, floor_ids=[floor.pk for floor in scope.floors()]
+    )
+    return [
+        {
+            "check_id": fix.check_id,
+            "title": check_title(fix.check_id),
+            "fixes": fix.fixes,
+            "median_s": fix.median_s,
+            "p90_s": fix.p90_s,
+            "longest_s": fix.longest_s,
+            "median": duration(dt.timedelta(seconds=fix.median_s)),
+            "p90": duration(dt.timedelta(seconds=fix.p90_s)),
+            "longest": duration(dt.timedelta(seconds=fix.longest_s)),
+        }
+        for fix in fixes
     ]
 
 
