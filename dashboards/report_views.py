@@ -14,7 +14,8 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import redirect as redirect_302
+from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from dashboards.views import role_required
@@ -33,6 +34,15 @@ from server.reports.scoping import Scope, ScopeError
 from server.roles import scope as roles
 
 EDIT_SCHEDULES = "reports.change_reportschedule"
+
+
+def redirect(to: str, **kwargs: Any) -> HttpResponse:
+    """After a POST, 303 See Other: the browser fetches the next page with a GET."""
+    response = redirect_302(to, **kwargs)
+    response.status_code = 303
+    return response
+
+
 RUNS_PER_PAGE = 50
 
 

@@ -251,6 +251,8 @@ CELERY_TASK_ROUTES = {
     "server.compliance.tasks.purge_old_checkins": {"queue": READYFLOOR_QUEUES["bulk"]},
     "server.compliance.tasks.purge_old_history": {"queue": READYFLOOR_QUEUES["bulk"]},
     "server.alerts.*": {"queue": READYFLOOR_QUEUES["alerts"]},
+    # Rendering a 10k-seat report takes seconds: never in front of a check-in's evaluation.
+    "server.reports.*": {"queue": READYFLOOR_QUEUES["bulk"]},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A check-in must not wait on a dead Redis: fail the publish fast and let the sweep

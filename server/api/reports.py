@@ -19,6 +19,7 @@ from server.api.errors import ApiError, ErrorOut
 from server.reports import running, scoping
 from server.reports.models import ReportFile, ReportRun, ReportSchedule, ReportSubscription, Trigger
 from server.reports.scoping import SCOPE_HELP, Scope, ScopeError
+from server.roles import scope as roles
 
 router = Router(tags=["reports"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut}
@@ -173,12 +174,15 @@ def create_run(request: HttpRequest, body: RunIn) -> Any:
 @router.get(
     "/runs",
     response={200: RunPage, **ERRORS},
+    url_name="reportRuns",
     operation_id="listReportRuns",
     summary="The archive: runs you may see, newest first.",
 )
 def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
     runs = scoping.visible(request.user, ReportRun.objects.all())
     if filters.floor is not None:
+        if not roles.floors_visible_to(request.user).filter(pk=filters.floor).exists():
+            raise ApiError(403, f"floor {filters.floor} is not one you can see", field="floor")
         runs = runs.filter(floor_id=filters.floor)
     if filters.status:
         runs = runs.filter(status=filters.status)
@@ -198,6 +202,7 @@ def list_runs(request: HttpRequest, filters: Query[RunFilters]) -> Any:
 @router.get(
     "/runs/{int:run_id}",
     response={200: RunOut, **ERRORS},
+    url_name="reportRun",
     operation_id="getReportRun",
     summary="One run: parameters, status, files (size, sha256), deliveries and their attempts.",
 )
@@ -240,6 +245,7 @@ def file_response(file: ReportFile) -> HttpResponse:
 @router.get(
     "/schedules",
     response={200: list[ScheduleOut], **ERRORS},
+    url_name="reportSchedules",
     operation_id="listReportSchedules",
     summary="Schedules whose reports you may see, and whether you receive them.",
 )
@@ -274,6 +280,7 @@ def visible_schedule(request: HttpRequest, schedule_id: int) -> ReportSchedule:
 @router.post(
     "/schedules/{int:schedule_id}/subscription",
     response={201: ScheduleOut, **ERRORS},
+    url_name="reportSubscription",
     operation_id="subscribeToReportSchedule",
     summary="Receive this schedule's reports at your account's email address.",
 )
@@ -299,6 +306,7 @@ def subscribe(request: HttpRequest, schedule_id: int) -> Any:
 @router.delete(
     "/schedules/{int:schedule_id}/subscription",
     response={204: None, **ERRORS},
+    url_name="reportSubscription",
     operation_id="unsubscribeFromReportSchedule",
     summary="Stop receiving this schedule's reports.",
 )
