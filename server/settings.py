@@ -343,8 +343,9 @@ READYFLOOR_REPORT_MAX_ATTEMPTS = envint("READYFLOOR_REPORT_MAX_ATTEMPTS", 6)
 READYFLOOR_REPORT_TICK_S = envint("READYFLOOR_REPORT_TICK_S", 60)
 # A due time missed by longer than this (beat was down) is skipped rather than sent late.
 READYFLOOR_REPORT_GRACE_MIN = envint("READYFLOOR_REPORT_GRACE_MIN", 15)
-# The PDF lists at most this many seats per table (the CSV has every seat); paper has limits.
-READYFLOOR_REPORT_PDF_MAX_ROWS = envint("READYFLOOR_REPORT_PDF_MAX_ROWS", 2000)
+# The PDF lists at most this many seats per table, failing longest first (the CSV has every
+# seat): about ten pages each, and a 10k-seat floor's PDF within its time (bench/reports).
+READYFLOOR_REPORT_PDF_MAX_ROWS = envint("READYFLOOR_REPORT_PDF_MAX_ROWS", 300)
 
 LOGGING = {
     "version": 1,

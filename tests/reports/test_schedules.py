@@ -114,7 +114,7 @@ class TestBeatEntries:
                 "enabled": "on",
             },
         )
-        assert answer.status_code == 302, answer.content.decode()[:2000]
+        assert answer.status_code == 303, answer.content.decode()[:2000]
         schedule = ReportSchedule.objects.get(name="Lyon daily")
         assert schedule.created_by == admin_user and schedule.periodic_task.crontab.hour == "7"
 
@@ -214,3 +214,31 @@ def test_beat_runs_a_due_schedule_once_across_a_restart_and_picks_up_an_edit(
     assert ReportRun.objects.filter(schedule=before_shift).count() == 1
     assert edited_run.due_at.second == 0
     assert ReportRun.objects.filter(schedule=edited, due_at=edited_run.due_at).count() == 1
+
+
+@pytest.mark.django_db
+class TestCronDueTimes:
+    def test_a_late_or_repeated_message_names_the_same_due_minute(self, floor) -> None:
+        schedule = floor_schedule(floor, cadence=Cadence.DAILY, at_time=dt.time(7, 30))
+        # 07:30 in Paris on a winter day is 06:30 UTC.
+        due = dt.datetime(2026, 11, 30, 6, 30, tzinfo=dt.UTC)
+        assert scheduling.due_cron(schedule, due + dt.timedelta(seconds=2)) == due
+        assert (
+            scheduling.due_cron(schedule, due + dt.timedelta(minutes=9, seconds=40)) == due
+        )  # behind a queue
+        assert scheduling.due_cron(schedule, due + dt.timedelta(minutes=16)) is None  # too late: skipped
+        assert scheduling.due_cron(schedule, due - dt.timedelta(minutes=1)) is None
+        first = scheduling.run_scheduled(schedule.pk, due + dt.timedelta(seconds=1))
+        again = scheduling.run_scheduled(schedule.pk, due + dt.timedelta(minutes=3))
+        assert first is not None and first.due_at == due and again is None
+        assert ReportRun.objects.filter(schedule=schedule).count() == 1
+
+    def test_weekly_and_cron_days_follow_the_sites_wall_clock(self, floor) -> None:
+        # Monday 30 Nov 2026, 00:15 in Paris is still Sunday 23:15 UTC.
+        schedule = floor_schedule(floor, cadence=Cadence.WEEKLY, weekday=0, at_time=dt.time(0, 15))
+        assert scheduling.due_cron(schedule, dt.datetime(2026, 11, 29, 23, 15, 5, tzinfo=dt.UTC)) is not None
+        schedule.cadence, schedule.cron = Cadence.CRON, "0 9 * * 6,0"  # weekends at 09:00
+        assert (
+            scheduling.due_cron(schedule, dt.datetime(2026, 11, 29, 8, 0, tzinfo=dt.UTC)) is not None
+        )  # Sunday
+        assert scheduling.due_cron(schedule, dt.datetime(2026, 11, 30, 8, 0, tzinfo=dt.UTC)) is None  # Monday
