@@ -183,43 +183,61 @@ def build(
     )
 
 
+SEAT_FIELDS = (
+    "pk",
+    "floor_id",
+    "floor__name",
+    "floor__site__name",
+    "label",
+    "team",
+    "row",
+    "column",
+    "readiness",
+    "readiness_since",
+    "failing",
+    "device__id",
+    "device__hostname",
+    "device__os",
+    "device__agent_version",
+    "device__last_seen_at",
+)
+
+
 def _seat_lines(scope: Scope, at: dt.datetime) -> list[SeatLine]:
-    seats = list(
-        scope.seats()
-        .select_related("floor__site", "device")
-        .order_by("floor__name", "row", "column", "label")
-    )
-    device_ids = [seat.device.pk for seat in seats if _device(seat)]
-    # Since when each seat's failing checks fail: the oldest `since` among its non-passing results.
-    since: dict[int, dt.datetime] = {}
+    # Plain rows, not model instances: a 10k-seat floor is read in one query (bench/reports).
+    seats = [
+        dict(zip(SEAT_FIELDS, row, strict=True))
+        for row in scope.seats().order_by("floor__name", "row", "column", "label").values_list(*SEAT_FIELDS)
+    ]
+    failing_seats = [seat for seat in seats if seat["failing"]]
+    # Since when each seat's failing checks fail: the seat's history where its latest transition
+    # led to the state it is in, else the result's own `since` (verdicts older than the history).
     results = CheckResult.objects.filter(
-        device_id__in=device_ids, state__in=[CheckState.FAIL, CheckState.UNKNOWN, CheckState.WARN]
+        device_id__in=[seat["device__id"] for seat in failing_seats if seat["device__id"]],
+        state__in=[CheckState.FAIL, CheckState.UNKNOWN, CheckState.WARN],
     ).values_list("device_id", "check_id", "since")
     by_device: dict[int, dict[str, dt.datetime]] = defaultdict(dict)
     for device_id, check_id, moment in results.iterator(chunk_size=5000):
         by_device[device_id][check_id] = moment
-    transitions = history.states_since(seat.pk for seat in seats)
-    acks = {floor_id: acknowledged_failures(floor_id, at) for floor_id in {seat.floor_id for seat in seats}}
+    transitions = history.states_since(seat["pk"] for seat in failing_seats)
+    acks = {
+        floor_id: acknowledged_failures(floor_id, at) for floor_id in {seat["floor_id"] for seat in seats}
+    }
     lines = []
     for seat in seats:
-        device = _device(seat)
-        failing = list(seat.failing or [])
-        # Since when: the seat's history where its latest transition led to the state it is in,
-        # else the result's own `since` (verdicts older than the history).
-        seat_history = transitions.get(seat.pk, {})
+        failing = list(seat["failing"] or [])
+        seat_history = transitions.get(seat["pk"], {})
+        device_results = by_device.get(seat["device__id"], {})
         moments = []
+        acknowledged = []
         for item in failing:
             check_id, state = str(item.get("check_id", "")), item.get("state")
             latest = seat_history.get(check_id)
             if latest is not None and latest[0] == state:
                 moments.append(latest[1])
-            elif device is not None and check_id in by_device[device.pk]:
-                moments.append(by_device[device.pk][check_id])
-        if moments:
-            since[seat.pk] = min(moments)
-        acknowledged = []
-        for item in failing:
-            ack = acks[seat.floor_id].for_check(seat.pk, str(item.get("check_id", "")))
+            elif check_id in device_results:
+                moments.append(device_results[check_id])
+            ack = acks[seat["floor_id"]].for_check(seat["pk"], check_id)
             if ack is not None:
                 acknowledged.append(
                     {
@@ -230,39 +248,32 @@ def _seat_lines(scope: Scope, at: dt.datetime) -> list[SeatLine]:
                         "floor_wide": ack.seat_id is None,
                     }
                 )
-        failing_since = since.get(seat.pk)
-        if failing_since is None and failing and seat.readiness != Readiness.READY:
-            failing_since = seat.readiness_since
+        failing_since = min(moments) if moments else None
+        if failing_since is None and failing and seat["readiness"] != Readiness.READY:
+            failing_since = seat["readiness_since"]
         lines.append(
             SeatLine(
-                seat_id=seat.pk,
-                site=seat.floor.site.name,
-                floor=seat.floor.name,
-                label=seat.label,
-                team=seat.team,
-                row=seat.row,
-                column=seat.column,
-                readiness=seat.readiness,
-                readiness_since=seat.readiness_since,
+                seat_id=seat["pk"],
+                site=seat["floor__site__name"],
+                floor=seat["floor__name"],
+                label=seat["label"],
+                team=seat["team"],
+                row=seat["row"],
+                column=seat["column"],
+                readiness=seat["readiness"],
+                readiness_since=seat["readiness_since"],
                 failing=failing,
                 failing_since=failing_since,
-                hostname=device.hostname if device else "",
-                os=device.os if device else "",
-                agent_version=device.agent_version if device else "",
-                last_seen_at=device.last_seen_at if device else None,
+                hostname=seat["device__hostname"] or "",
+                os=seat["device__os"] or "",
+                agent_version=seat["device__agent_version"] or "",
+                last_seen_at=seat["device__last_seen_at"],
                 acknowledgements=acknowledged,
             )
         )
     # Worst first, as on every page; then the floor's own order.
     lines.sort(key=lambda line: ORDER.index(line.readiness) if line.readiness in ORDER else len(ORDER))
     return lines
-
-
-def _device(seat: Any) -> Device | None:
-    try:
-        return seat.device
-    except Device.DoesNotExist:
-        return None
 
 
 def _snapshot_counts(snapshot_ids: list[int], scope: Scope) -> dict[int, Counter]:
