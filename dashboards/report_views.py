@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from dashboards.views import role_required
 from server.api.reports import file_response
 from server.reports import running, scheduling, scoping
+from server.reports.forms import ScheduleForm
 from server.reports.models import (
     Format,
     ReportFile,
@@ -141,34 +141,6 @@ def download(request: HttpRequest, run_id: int, format: str) -> HttpResponse:
     if file is None:
         raise Http404("no such file")
     return file_response(file)
-
-
-class ScheduleForm(forms.ModelForm):
-    class Meta:
-        model = ReportSchedule
-        fields = [
-            "name",
-            "scope_kind",
-            "site",
-            "floor",
-            "team",
-            "cadence",
-            "at_time",
-            "weekday",
-            "cron",
-            "minutes_before",
-            "period_days",
-            "formats",
-            "recipients",
-            "webhook",
-            "enabled",
-        ]
-        widgets = {
-            "at_time": forms.TimeInput(attrs={"type": "time"}),
-            "recipients": forms.Textarea(attrs={"rows": 3}),
-        }
-
-    formats = forms.MultipleChoiceField(choices=Format.choices, widget=forms.CheckboxSelectMultiple)
 
 
 @require_http_methods(["GET", "POST"])

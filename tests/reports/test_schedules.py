@@ -118,6 +118,29 @@ class TestBeatEntries:
         schedule = ReportSchedule.objects.get(name="Lyon daily")
         assert schedule.created_by == admin_user and schedule.periodic_task.crontab.hour == "7"
 
+    def test_the_admin_saves_a_schedule_and_its_entry(self, client, admin_user, floor) -> None:
+        client.force_login(admin_user)
+        answer = client.post(
+            "/admin/reports/reportschedule/add/",
+            {
+                "name": "Floor 1 every 15 min",
+                "scope_kind": "floor",
+                "site": floor.site.pk,
+                "floor": floor.pk,
+                "cadence": "cron",
+                "cron": "*/15 7-18 * * 1-5",
+                "period_days": 7,
+                "formats": ["pdf"],
+                "recipients": "it@example.com",
+                "enabled": "on",
+                "subscriptions-TOTAL_FORMS": "0",
+                "subscriptions-INITIAL_FORMS": "0",
+            },
+        )
+        assert answer.status_code == 302, answer.content.decode()[:3000]
+        schedule = ReportSchedule.objects.get()
+        assert schedule.formats == ["pdf"] and schedule.periodic_task.crontab.minute == "*/15"
+
 
 @pytest.mark.django_db
 class TestBeforeEachShift:
