@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint bench bench-ingest bench-agent bench-evaluate bench-capacity bench-faults bench-reconnect clean-data
+.PHONY: run test install lint bench bench-ingest bench-agent bench-evaluate bench-capacity bench-faults bench-reconnect bench-reports clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
 	@# Report PDFs (WeasyPrint) need Debian's pango and a font; installed here if missing (needs root).
@@ -63,3 +63,7 @@ bench-evaluate: $(STAMP)
 
 clean-data:
 	rm -rf var
+
+## A 10k-seat floor's report, CSV and PDF, timed part by part (goal 20 s); a few minutes.
+bench-reports: $(STAMP)
+	$(PY) bench/reports

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from dashboards import board_views, seat_help, views
+from dashboards import board_views, report_views, seat_help, views
 
 app_name = "dashboards"
 urlpatterns = [
@@ -10,5 +10,16 @@ urlpatterns = [
     path("seats/<int:seat_id>/recheck", seat_help.seat_recheck, name="seat_recheck"),
     path("fix/<str:token>/", seat_help.fix_page, name="fix"),
     path("fix/<str:token>/recheck", seat_help.fix_recheck, name="fix_recheck"),
+    path("reports/", report_views.archive, name="reports"),
+    path("reports/now", report_views.make_now, name="report_now"),
+    path("reports/runs/<int:run_id>/", report_views.run_detail, name="report_run"),
+    path("reports/runs/<int:run_id>/<str:format>", report_views.download, name="report_download"),
+    path("reports/schedules/new", report_views.schedule_edit, name="report_schedule_new"),
+    path("reports/schedules/<int:schedule_id>/", report_views.schedule_edit, name="report_schedule"),
+    path(
+        "reports/schedules/<int:schedule_id>/subscription",
+        report_views.subscription,
+        name="report_subscription",
+    ),
     path("assets/plotly-<str:version>.min.js", views.plotly_js, name="plotly_js"),
 ]

@@ -279,6 +279,8 @@ CELERY_TASK_ROUTES = {
     "server.alerts.*": {"queue": READYFLOOR_QUEUES["alerts"]},
     # Housekeeping (the audit of expired acknowledgements) stays off the check-in path.
     "server.acknowledgements.tasks.*": {"queue": READYFLOOR_QUEUES["bulk"]},
+    # Rendering a 10k-seat report takes seconds: never in front of a check-in's evaluation.
+    "server.reports.*": {"queue": READYFLOOR_QUEUES["bulk"]},
 }
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # A check-in must not wait on a dead Redis: fail the publish fast and let the sweep
@@ -369,8 +371,9 @@ READYFLOOR_REPORT_MAX_ATTEMPTS = envint("READYFLOOR_REPORT_MAX_ATTEMPTS", 6)
 READYFLOOR_REPORT_TICK_S = envint("READYFLOOR_REPORT_TICK_S", 60)
 # A due time missed by longer than this (beat was down) is skipped rather than sent late.
 READYFLOOR_REPORT_GRACE_MIN = envint("READYFLOOR_REPORT_GRACE_MIN", 15)
-# The PDF lists at most this many seats per table (the CSV has every seat); paper has limits.
-READYFLOOR_REPORT_PDF_MAX_ROWS = envint("READYFLOOR_REPORT_PDF_MAX_ROWS", 2000)
+# The PDF lists at most this many seats per table, failing longest first (the CSV has every
+# seat): about ten pages each, and a 10k-seat floor's PDF within its time (bench/reports).
+READYFLOOR_REPORT_PDF_MAX_ROWS = envint("READYFLOOR_REPORT_PDF_MAX_ROWS", 300)
 
 LOGGING = {
     "version": 1,
@@ -378,5 +381,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # WeasyPrint (report PDFs) logs every layout step at INFO, and fontTools its font subsetting.
+        "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+    },
 }

@@ -30,13 +30,22 @@ from server.fleet.models import Readiness
 def state_since(seat_id: int) -> dict[str, tuple[str, dt.datetime]]:
     """{check id: (its current state on the seat, since when)} from the seat's history: the
     latest transition of each check. Follows the seat, whichever floor it is on now."""
+    return states_since([seat_id]).get(seat_id, {})
+
+
+def states_since(seat_ids: Iterable[int]) -> dict[int, dict[str, tuple[str, dt.datetime]]]:
+    """`state_since` for many seats in one query (a report of a 10k-seat floor):
+    {seat id: {check id: (state, since when)}}."""
     rows = (
-        CheckTransition.objects.filter(seat_id=seat_id)
-        .order_by("check_id", "-at", "-id")
-        .distinct("check_id")
-        .values_list("check_id", "to_state", "at")
+        CheckTransition.objects.filter(seat_id__in=list(seat_ids))
+        .order_by("seat_id", "check_id", "-at", "-id")
+        .distinct("seat_id", "check_id")
+        .values_list("seat_id", "check_id", "to_state", "at")
     )
-    return {check_id: (state, at) for check_id, state, at in rows}
+    seats: dict[int, dict[str, tuple[str, dt.datetime]]] = {}
+    for seat_id, check_id, state, at in rows.iterator(chunk_size=5000):
+        seats.setdefault(seat_id, {})[check_id] = (state, at)
+    return seats
 
 
 def with_state_since(results: QuerySet[CheckResult], seat_id: int) -> QuerySet[CheckResult]:
@@ -81,9 +90,10 @@ def time_to_fix(
     until: dt.datetime | None = None,
     floor_id: int | None = None,
     check_id: str | None = None,
+    floor_ids: Iterable[int] | None = None,
 ) -> list[FixTimes]:
     """Per check, the failures fixed (fail → pass) between `since` and `until` (default:
-    the last 30 days), slowest median first."""
+    the last 30 days), slowest median first; on one floor, or on `floor_ids` (a site's)."""
     until = until or timezone.now()
     since = since or until - dt.timedelta(days=30)
     where = ["from_state = %s", "to_state = %s", "at >= %s", "at < %s", "from_since IS NOT NULL"]
@@ -91,6 +101,9 @@ def time_to_fix(
     if floor_id is not None:
         where.append("floor_id = %s")
         params.append(floor_id)
+    if floor_ids is not None:
+        where.append("floor_id = ANY(%s)")
+        params.append(list(floor_ids))
     if check_id is not None:
         where.append("check_id = %s")
         params.append(check_id)

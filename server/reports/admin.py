@@ -8,6 +8,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 
 from server.reports import scheduling
+from server.reports.forms import ScheduleForm
 from server.reports.models import ReportDelivery, ReportFile, ReportRun, ReportSchedule, ReportSubscription
 
 
@@ -19,6 +20,7 @@ class SubscriptionInline(admin.TabularInline):
 
 @admin.register(ReportSchedule)
 class ReportScheduleAdmin(admin.ModelAdmin):
+    form = ScheduleForm
     list_display = ["name", "scope", "cadence_text", "formats", "enabled", "updated_at"]
     list_filter = ["enabled", "cadence", "site"]
     search_fields = ["name", "recipients"]

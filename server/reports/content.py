@@ -4,9 +4,11 @@ Every part reads stored, precomputed state (seat readiness, check results with t
 shift snapshots, acknowledgements): nothing is judged here. Set-based queries only — a
 10k-seat floor is a handful of queries, not one per seat (bench/reports measures it).
 
-Per-check history and hourly rollups (issue 7, item 2) are not on main yet. Until they are, the
-trend is read from the start-of-shift snapshots and "failing since" from CheckResult.since, and
-time-to-fix is reported as pending history (`TIME_TO_FIX_PENDING`).
+The trend comes from the engine's hourly floor rollups and time-to-fix and "failing since" from
+its per-check transitions (server/compliance/history.py). A team's trend, which the per-floor
+rollups cannot give, comes from the start-of-shift snapshots of its seats, and so does any trend
+of a period the rollups do not cover yet; "failing since" falls back to CheckResult.since for
+verdicts older than the history.
 """
 
 from __future__ import annotations
@@ -22,14 +24,16 @@ from django.utils import timezone
 from readyfloor_agent.checks import Readiness as Verdict
 from readyfloor_agent.checks import get_check
 
+from dashboards.figures import duration
 from server.acknowledgements.acknowledging import acknowledged_failures
+from server.compliance import history
 from server.compliance.models import CheckResult, CheckState
 from server.fleet.models import Device, Readiness
 from server.reports.scoping import Scope
 from server.shifts.models import ShiftSnapshot, ShiftSnapshotSeat
 from server.shifts.schedule import zone_of
 
-TIME_TO_FIX_PENDING = "pending per-check history (issue 7): time-to-fix is not recorded yet"
+NO_FIXES = "No failure was fixed in this period."
 ORDER = [verdict.value for verdict in Verdict.worst_first()]
 
 Progress = Callable[[str], None]
@@ -155,7 +159,7 @@ def build(
     step("seats")
     counts = Counter(seat.readiness for seat in seats)
     snapshot = _last_snapshot(scope, at)
-    trend = _trend(scope, at, period_days)
+    trend, trend_source = _trend(scope, at, period_days)
     step("snapshots and trend")
     ranking = _ranking(seats)
     unassigned = list(Device.objects.filter(seat__isnull=True, site=scope.site).order_by("hostname"))
@@ -170,45 +174,70 @@ def build(
         seats=seats,
         snapshot=snapshot,
         trend=trend,
-        trend_source="start-of-shift snapshots (hourly rollups are not on main yet)",
+        trend_source=trend_source,
         failing_checks=ranking,
-        time_to_fix=[],
-        time_to_fix_note=TIME_TO_FIX_PENDING,
+        time_to_fix=_time_to_fix(scope, at, period_days),
+        time_to_fix_note=NO_FIXES
+        + (" Per floor: a team's fixes are counted with its floor's." if scope.team else ""),
         unassigned_devices=unassigned,
     )
 
 
+SEAT_FIELDS = (
+    "pk",
+    "floor_id",
+    "floor__name",
+    "floor__site__name",
+    "label",
+    "team",
+    "row",
+    "column",
+    "readiness",
+    "readiness_since",
+    "failing",
+    "device__id",
+    "device__hostname",
+    "device__os",
+    "device__agent_version",
+    "device__last_seen_at",
+)
+
+
 def _seat_lines(scope: Scope, at: dt.datetime) -> list[SeatLine]:
-    seats = list(
-        scope.seats()
-        .select_related("floor__site", "device")
-        .order_by("floor__name", "row", "column", "label")
-    )
-    device_ids = [seat.device.pk for seat in seats if _device(seat)]
-    # Since when each seat's failing checks fail: the oldest `since` among its non-passing results.
-    since: dict[int, dt.datetime] = {}
+    # Plain rows, not model instances: a 10k-seat floor is read in one query (bench/reports).
+    seats = [
+        dict(zip(SEAT_FIELDS, row, strict=True))
+        for row in scope.seats().order_by("floor__name", "row", "column", "label").values_list(*SEAT_FIELDS)
+    ]
+    failing_seats = [seat for seat in seats if seat["failing"]]
+    # Since when each seat's failing checks fail: the seat's history where its latest transition
+    # led to the state it is in, else the result's own `since` (verdicts older than the history).
     results = CheckResult.objects.filter(
-        device_id__in=device_ids, state__in=[CheckState.FAIL, CheckState.UNKNOWN, CheckState.WARN]
+        device_id__in=[seat["device__id"] for seat in failing_seats if seat["device__id"]],
+        state__in=[CheckState.FAIL, CheckState.UNKNOWN, CheckState.WARN],
     ).values_list("device_id", "check_id", "since")
     by_device: dict[int, dict[str, dt.datetime]] = defaultdict(dict)
     for device_id, check_id, moment in results.iterator(chunk_size=5000):
         by_device[device_id][check_id] = moment
-    acks = {floor_id: acknowledged_failures(floor_id, at) for floor_id in {seat.floor_id for seat in seats}}
+    transitions = history.states_since(seat["pk"] for seat in failing_seats)
+    acks = {
+        floor_id: acknowledged_failures(floor_id, at) for floor_id in {seat["floor_id"] for seat in seats}
+    }
     lines = []
     for seat in seats:
-        device = _device(seat)
-        failing = list(seat.failing or [])
-        if device is not None:
-            moments = [
-                by_device[device.pk][c]
-                for c in (i.get("check_id") for i in failing)
-                if c in by_device[device.pk]
-            ]
-            if moments:
-                since[seat.pk] = min(moments)
+        failing = list(seat["failing"] or [])
+        seat_history = transitions.get(seat["pk"], {})
+        device_results = by_device.get(seat["device__id"], {})
+        moments = []
         acknowledged = []
         for item in failing:
-            ack = acks[seat.floor_id].for_check(seat.pk, str(item.get("check_id", "")))
+            check_id, state = str(item.get("check_id", "")), item.get("state")
+            latest = seat_history.get(check_id)
+            if latest is not None and latest[0] == state:
+                moments.append(latest[1])
+            elif check_id in device_results:
+                moments.append(device_results[check_id])
+            ack = acks[seat["floor_id"]].for_check(seat["pk"], check_id)
             if ack is not None:
                 acknowledged.append(
                     {
@@ -219,39 +248,32 @@ def _seat_lines(scope: Scope, at: dt.datetime) -> list[SeatLine]:
                         "floor_wide": ack.seat_id is None,
                     }
                 )
-        failing_since = since.get(seat.pk)
-        if failing_since is None and failing and seat.readiness != Readiness.READY:
-            failing_since = seat.readiness_since
+        failing_since = min(moments) if moments else None
+        if failing_since is None and failing and seat["readiness"] != Readiness.READY:
+            failing_since = seat["readiness_since"]
         lines.append(
             SeatLine(
-                seat_id=seat.pk,
-                site=seat.floor.site.name,
-                floor=seat.floor.name,
-                label=seat.label,
-                team=seat.team,
-                row=seat.row,
-                column=seat.column,
-                readiness=seat.readiness,
-                readiness_since=seat.readiness_since,
+                seat_id=seat["pk"],
+                site=seat["floor__site__name"],
+                floor=seat["floor__name"],
+                label=seat["label"],
+                team=seat["team"],
+                row=seat["row"],
+                column=seat["column"],
+                readiness=seat["readiness"],
+                readiness_since=seat["readiness_since"],
                 failing=failing,
                 failing_since=failing_since,
-                hostname=device.hostname if device else "",
-                os=device.os if device else "",
-                agent_version=device.agent_version if device else "",
-                last_seen_at=device.last_seen_at if device else None,
+                hostname=seat["device__hostname"] or "",
+                os=seat["device__os"] or "",
+                agent_version=seat["device__agent_version"] or "",
+                last_seen_at=seat["device__last_seen_at"],
                 acknowledgements=acknowledged,
             )
         )
     # Worst first, as on every page; then the floor's own order.
     lines.sort(key=lambda line: ORDER.index(line.readiness) if line.readiness in ORDER else len(ORDER))
     return lines
-
-
-def _device(seat: Any) -> Device | None:
-    try:
-        return seat.device
-    except Device.DoesNotExist:
-        return None
 
 
 def _snapshot_counts(snapshot_ids: list[int], scope: Scope) -> dict[int, Counter]:
@@ -287,25 +309,67 @@ def _last_snapshot(scope: Scope, at: dt.datetime) -> SnapshotSummary | None:
     )
 
 
-def _trend(scope: Scope, at: dt.datetime, period_days: int) -> list[TrendPoint]:
-    snapshots = list(
-        ShiftSnapshot.objects.filter(
-            floor__in=scope.floors(), starts_at__lte=at, starts_at__gt=at - dt.timedelta(days=period_days)
-        ).order_by("starts_at")
-    )
+def _trend(scope: Scope, at: dt.datetime, period_days: int) -> tuple[list[TrendPoint], str]:
+    """Percent of seats READY over the period: hourly from the floors' rollups, else (a team, or
+    no rollups yet) at each shift start from the snapshots."""
+    start = at - dt.timedelta(days=period_days)
+    zone = zone_of(scope.site.timezone)
+    if not scope.team:
+        totals: dict[dt.datetime, Counter] = defaultdict(Counter)
+        for floor in scope.floors():
+            for hour, counts in history.readiness_by_hour(floor.pk, start, at):
+                totals[hour].update(counts)
+        points = [
+            TrendPoint(
+                at=hour,
+                label=hour.astimezone(zone).strftime("%a %d %b %H:00"),
+                ready=tally.get(Readiness.READY, 0),
+                total=sum(tally.values()),
+            )
+            for hour, tally in sorted(totals.items())
+            if sum(tally.values())
+        ]
+        if points:
+            return points, f"hourly floor rollups, {len(points)} hours"
+    return _snapshot_trend(scope, at, start, zone), "start-of-shift snapshots"
+
+
+def _snapshot_trend(scope: Scope, at: dt.datetime, start: dt.datetime, zone: Any) -> list[TrendPoint]:
+    in_period = ShiftSnapshot.objects.filter(floor__in=scope.floors(), starts_at__lte=at, starts_at__gt=start)
+    snapshots = list(in_period.order_by("starts_at"))
     counts = _snapshot_counts([s.pk for s in snapshots], scope)
     by_start: dict[dt.datetime, Counter] = defaultdict(Counter)
     for snapshot in snapshots:
         by_start[snapshot.starts_at].update(counts.get(snapshot.pk, Counter()))
-    zone = zone_of(scope.site.timezone)
     return [
         TrendPoint(
-            at=start,
-            label=start.astimezone(zone).strftime("%a %d %b %H:%M"),
+            at=moment,
+            label=moment.astimezone(zone).strftime("%a %d %b %H:%M"),
             ready=tally.get(Readiness.READY, 0),
             total=sum(tally.values()),
         )
-        for start, tally in sorted(by_start.items())
+        for moment, tally in sorted(by_start.items())
+    ]
+
+
+def _time_to_fix(scope: Scope, at: dt.datetime, period_days: int) -> list[dict[str, Any]]:
+    """Per check, failures fixed in the period on the scope's floors: how many, median, p90, longest."""
+    fixes = history.time_to_fix(
+        since=at - dt.timedelta(days=period_days), until=at, floor_ids=[floor.pk for floor in scope.floors()]
+    )
+    return [
+        {
+            "check_id": fix.check_id,
+            "title": check_title(fix.check_id),
+            "fixes": fix.fixes,
+            "median_s": fix.median_s,
+            "p90_s": fix.p90_s,
+            "longest_s": fix.longest_s,
+            "median": duration(dt.timedelta(seconds=fix.median_s)),
+            "p90": duration(dt.timedelta(seconds=fix.p90_s)),
+            "longest": duration(dt.timedelta(seconds=fix.longest_s)),
+        }
+        for fix in fixes
     ]
 
 

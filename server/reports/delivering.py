@@ -123,7 +123,7 @@ def _absolute(path: str) -> str:
 
 def _file_urls(run: ReportRun) -> list[tuple[str, str]]:
     return [
-        (file.filename, _absolute(reverse("reports:download", args=[run.pk, file.format])))
+        (file.filename, _absolute(reverse("dashboards:report_download", args=[run.pk, file.format])))
         for file in run.files.all()
     ]
 
@@ -142,7 +142,7 @@ def email_body(run: ReportRun, linked: bool) -> str:
         lines += [f"  {name}: {url}" for name, url in _file_urls(run)]
     else:
         lines.append("The report is attached.")
-    lines += ["", f"In the archive: {_absolute(reverse('reports:run', args=[run.pk]))}"]
+    lines += ["", f"In the archive: {_absolute(reverse('dashboards:report_run', args=[run.pk]))}"]
     if run.schedule:
         lines.append(f"Schedule: {run.schedule.name} ({run.schedule.cadence_text})")
     return "\n".join(lines)
@@ -181,7 +181,7 @@ def webhook_body(delivery: ReportDelivery) -> bytes:
             "id": run.pk,
             "scope": run.parameters.get("scope"),
             "generated_at": run.generated_at.isoformat() if run.generated_at else None,
-            "url": _absolute(reverse("reports:run", args=[run.pk])),
+            "url": _absolute(reverse("dashboards:report_run", args=[run.pk])),
             "counts": run.parameters.get("counts"),
         },
         "files": [

@@ -93,9 +93,12 @@ def _local_text(content: ReportContent, moment: dt.datetime | None, fmt: str = "
 
 def _seat_row(seat: SeatLine, content: ReportContent) -> dict[str, Any]:
     failed_for = seat.failed_for(content.generated_at)
+    offline_for = content.generated_at - seat.last_seen_at if seat.last_seen_at else None
     return {
         "label": seat.label,
         "floor": seat.floor,
+        "floor_shown": content.scope.kind == "site",
+        "offline_for": duration(offline_for) if offline_for is not None else "—",
         "team": seat.team,
         "hostname": seat.hostname,
         "reason": seat.reason or "—",
@@ -118,7 +121,10 @@ def _seat_row(seat: SeatLine, content: ReportContent) -> dict[str, Any]:
 
 def pdf_context(content: ReportContent) -> dict[str, Any]:
     limit = settings.READYFLOOR_REPORT_PDF_MAX_ROWS
-    not_ready, offline = content.not_ready, content.offline
+    # On paper, a capped list shows the seats failing longest first; the CSV keeps floor order.
+    never = content.generated_at
+    not_ready = sorted(content.not_ready, key=lambda seat: seat.failing_since or never)
+    offline = sorted(content.offline, key=lambda seat: seat.last_seen_at or seat.readiness_since)
     bars = [("Now", content.counts)]
     if content.snapshot:
         bars.append(

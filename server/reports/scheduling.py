@@ -130,9 +130,28 @@ def delete_schedule(schedule: ReportSchedule) -> None:
             task.delete()
 
 
-def due_minute(now: dt.datetime | None = None) -> dt.datetime:
-    """The due time of a cron-driven run: the minute beat fired it in (beat fires on minutes)."""
-    return (now or timezone.now()).replace(second=0, microsecond=0)
+def due_cron(schedule: ReportSchedule, now: dt.datetime) -> dt.datetime | None:
+    """The latest minute at or before now, within the grace period, that the schedule's crontab
+    names on the site's wall clock; None when there is none (the task ran too late, or is not
+    this schedule's any more after an edit). Worked out from the schedule, not from when the task
+    happens to run, so a message delivered twice, or late behind a queue, names the same run."""
+    fields = crontab_of(schedule)
+    if fields is None:
+        return None
+    cron = crontab(**fields)
+    zone = shift_schedule.zone_of(schedule.site.timezone)
+    minute = now.replace(second=0, microsecond=0)
+    for back in range(settings.READYFLOOR_REPORT_GRACE_MIN + 1):
+        local = (minute - dt.timedelta(minutes=back)).astimezone(zone)
+        if (
+            local.minute in cron.minute
+            and local.hour in cron.hour
+            and local.day in cron.day_of_month
+            and local.month in cron.month_of_year
+            and local.isoweekday() % 7 in cron.day_of_week  # cron: Sunday is 0
+        ):
+            return minute - dt.timedelta(minutes=back)
+    return None
 
 
 def due_before_shift(schedule: ReportSchedule, now: dt.datetime) -> dt.datetime | None:
@@ -187,7 +206,7 @@ def tick(now: dt.datetime | None = None) -> list[ReportRun]:
 
 
 def run_scheduled(schedule_id: int, now: dt.datetime | None = None) -> ReportRun | None:
-    """Beat fired a schedule's entry: make its run for this minute, once."""
+    """Beat fired a schedule's entry: make the run of its due time, once."""
     from server.reports import running
     from server.reports.scoping import Scope
 
@@ -196,11 +215,14 @@ def run_scheduled(schedule_id: int, now: dt.datetime | None = None) -> ReportRun
     )
     if schedule is None:
         return None
+    due = due_cron(schedule, now or timezone.now())
+    if due is None:
+        return None  # too late for its due time (beat or the queue was down): skipped, not sent late
     return running.create_run(
         Scope.of(schedule),
         formats=list(schedule.formats),
         trigger=Trigger.SCHEDULE,
         period_days=schedule.period_days,
         schedule=schedule,
-        due_at=due_minute(now),
+        due_at=due,
     )

@@ -11,7 +11,8 @@ import pytest
 from django.utils import timezone
 
 from server.acknowledgements.acknowledging import acknowledge
-from server.compliance.models import CheckResult
+from server.compliance.evaluation import hour_of
+from server.compliance.models import CheckResult, CheckTransition, FloorReadinessHour
 from server.fleet.models import Device, Floor, Readiness, Seat
 from server.shifts.models import Shift
 from server.shifts.snapshots import take_snapshot
@@ -63,13 +64,42 @@ def known_floor(site, floor, admin_user) -> KnownFloor:
             last_seen_at=now - dt.timedelta(minutes=40 if readiness == Readiness.OFFLINE else 1),
         )
         for item in failing:
+            # The result's own `since` is later than the history's for the blocked microphone
+            # (as after a re-evaluation): the report must take the history's.
             CheckResult.objects.create(
                 device=device,
                 check_id=item["check_id"],
                 state="fail",
                 severity="critical",
                 reason=item["reason"],
-                since=mic_since if item is MIC_BLOCKED else now - dt.timedelta(minutes=20),
+                since=now - dt.timedelta(minutes=20),
+            )
+            if item is MIC_BLOCKED:
+                CheckTransition.objects.create(
+                    device=device,
+                    seat=seat,
+                    floor=floor,
+                    check_id=item["check_id"],
+                    from_state="pass",
+                    to_state="fail",
+                    from_since=now - dt.timedelta(days=2),
+                    severity="critical",
+                    reason=item["reason"],
+                    at=mic_since,
+                )
+        if label == "A-01":
+            # A headset failure fixed after 25 minutes, two hours ago: the time-to-fix.
+            CheckTransition.objects.create(
+                device=device,
+                seat=seat,
+                floor=floor,
+                check_id="audio.headset.present",
+                from_state="fail",
+                to_state="pass",
+                from_since=now - dt.timedelta(hours=2, minutes=25),
+                severity="critical",
+                reason="A headset is connected",
+                at=now - dt.timedelta(hours=2),
             )
         seats[label] = seat
     Device.objects.create(
@@ -90,6 +120,18 @@ def known_floor(site, floor, admin_user) -> KnownFloor:
     Seat.objects.filter(label__in=["A-03", "A-04"]).update(readiness=Readiness.READY)
     take_snapshot(shift, now - dt.timedelta(hours=2), now - dt.timedelta(hours=2))
     Seat.objects.filter(label__in=["A-03", "A-04"]).update(readiness=Readiness.NOT_READY)
+    # The hourly rollups as evaluation keeps them: 5 of 6 ready three hours ago, 2 of 6 now.
+    for hours_ago, counts in [
+        (3, {"ready": 5, "not_ready": 1}),
+        (0, {"ready": 2, "not_ready": 2, "offline": 1, "at_risk": 1}),
+    ]:
+        for readiness, number in counts.items():
+            FloorReadinessHour.objects.update_or_create(
+                floor=floor,
+                readiness=readiness,
+                hour=hour_of(now - dt.timedelta(hours=hours_ago)),
+                defaults={"seats": number},
+            )
     other = Floor.objects.create(site=site, name="Floor 9")
     Seat.objects.create(floor=other, label="Z-01", readiness=Readiness.NOT_READY, failing=[NO_HEADSET])
     return KnownFloor(floor=floor, other_floor=other, seats=seats, now=now, mic_since=mic_since)

@@ -68,7 +68,24 @@ def test_the_pdf_names_the_floor_counts_not_ready_seats_and_acknowledgements(kno
     assert "chrome.mic.site by ines until" in text and "INC-4411" in text
     assert "ws-spare-07" in text  # the device at no seat
     assert "Seats offline (1)" in text and "A-05" in text
-    assert "pending per-check history" in text
+    assert "audio.headset.present 1 25 min 25 min 25 min" in text  # one fix, after 25 minutes
+    assert "hourly floor rollups" in text
+
+
+def test_the_trend_and_time_to_fix_come_from_the_engines_history(known_floor) -> None:
+    from server.reports import content
+
+    report = content.build(Scope.parse("floor:Floor 1"), at=known_floor.now, period_days=1)
+    assert report.trend_source.startswith("hourly floor rollups")
+    # 24 hours: 5 of 6 ready (83.3 %) from three hours ago, carried forward, then 2 of 6 (33.3 %).
+    percents = [point.percent for point in report.trend]
+    assert percents[-1] == 33.3 and percents[-2] == 83.3 and percents[-4] == 83.3
+    (fix,) = report.time_to_fix
+    assert fix["check_id"] == "audio.headset.present" and fix["fixes"] == 1 and fix["median_s"] == 25 * 60
+    # A team's trend comes from the snapshots (the rollups are per floor).
+    team = content.build(Scope.parse("team:Floor 1/Support"), at=known_floor.now)
+    assert team.trend_source == "start-of-shift snapshots"
+    assert [(point.ready, point.total) for point in team.trend] == [(1, 3)]  # A-04 was ready then
 
 
 def test_a_scope_is_parsed_by_id_or_name_and_refused_naming_what_is_wrong(known_floor) -> None:

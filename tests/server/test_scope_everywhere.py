@@ -49,8 +49,11 @@ class Rule:
     filtered: Callable[[World], list[str]] = lambda world: []
     # Routes that only exist in some runs (e.g. bench-only endpoints).
     optional: bool = False
-    # How the refused URLs are asked: an action (recheck) is a POST.
+    # How the refused URLs are asked: an action (recheck) is a POST, with this form data.
     method: Literal["get", "post"] = "get"
+    data: Callable[[World], dict[str, Any]] = lambda world: {}
+    # What an IT admin's POST to a refused URL answers: a page's redirect, or an API's 201.
+    admin_post_status: int = 303
 
 
 ADMIN = Rule("admin", "the admin is the IT admins' alone: anyone else is sent to its login page")
@@ -130,7 +133,113 @@ ROUTES: dict[str, Rule] = {
         "operator API detail: not found outside the scope",
         refused=lambda w: [f"/api/v1/seats/{w.seat_b.pk}"],
     ),
+    # Reports: the archive, a run, its files, schedules and subscriptions (server/reports/scoping.py:
+    # a report is visible to whoever sees every seat it covers).
+    "dashboards:reports": Rule(
+        "scoped",
+        "the reports archive: lists the runs and schedules of the scope only; offers only its floors",
+        filtered=lambda w: ["/reports/"],
+    ),
+    "dashboards:report_now": Rule(
+        "scoped",
+        "make a report now (POST): a scope outside the viewer's is not found",
+        refused=lambda w: ["/reports/now"],
+        method="post",
+        data=lambda w: {"scope": f"floor:{w.floor_b.pk}", "formats": ["csv"]},
+    ),
+    "dashboards:report_run": Rule(
+        "scoped",
+        "a report run: not found outside the scope",
+        refused=lambda w: [f"/reports/runs/{run_of_b(w)}/"],
+    ),
+    "dashboards:report_download": Rule(
+        "scoped",
+        "a report's file: not found outside the scope",
+        refused=lambda w: [f"/reports/runs/{run_of_b(w)}/csv"],
+    ),
+    "dashboards:report_schedule_new": Rule(
+        "scoped",
+        "a new schedule: IT admins only (its form lists every floor)",
+        refused=lambda w: ["/reports/schedules/new"],
+    ),
+    "dashboards:report_schedule": Rule(
+        "scoped",
+        "editing a schedule: IT admins only",
+        refused=lambda w: [f"/reports/schedules/{schedule_of_b(w)}/"],
+    ),
+    "dashboards:report_subscription": Rule(
+        "scoped",
+        "subscribing (POST): a schedule outside the scope is not found",
+        refused=lambda w: [f"/reports/schedules/{schedule_of_b(w)}/subscription"],
+        method="post",
+    ),
+    "api:reportRuns": Rule(
+        "scoped",
+        "operator API, report runs: the list starts from the scope; naming floor B is forbidden "
+        "(POST with floor B's scope: tests/reports/test_access.py)",
+        refused=lambda w: [f"/api/v1/reports/runs?floor={floor_b_with_a_report(w)}"],
+        filtered=lambda w: ["/api/v1/reports/runs"],
+    ),
+    "api:reportRun": Rule(
+        "scoped",
+        "operator API, one run: not found outside the scope",
+        refused=lambda w: [f"/api/v1/reports/runs/{run_of_b(w)}"],
+    ),
+    "api:reportFile": Rule(
+        "scoped",
+        "operator API, a run's file: not found outside the scope",
+        refused=lambda w: [f"/api/v1/reports/runs/{run_of_b(w)}/files/csv"],
+    ),
+    "api:reportSchedules": Rule(
+        "scoped",
+        "operator API, schedules: those of the scope only",
+        filtered=lambda w: ["/api/v1/reports/schedules"],
+    ),
+    "api:reportSubscription": Rule(
+        "scoped",
+        "operator API, subscribing (POST): a schedule outside the scope is not found",
+        refused=lambda w: [f"/api/v1/reports/schedules/{schedule_of_b(w)}/subscription"],
+        method="post",
+        admin_post_status=201,
+    ),
 }
+
+
+def run_of_b(world: World) -> int:
+    """A report of floor B, made through the real code path (its CSV names B's seat)."""
+    from server.reports import running
+    from server.reports.models import ReportRun
+    from server.reports.scoping import Scope
+
+    run = ReportRun.objects.filter(floor=world.floor_b).first()
+    if run is None:
+        run = running.run_now(
+            Scope(kind="floor", site=world.site_b, floor=world.floor_b), formats=["csv"], trigger="command"
+        )
+    return run.pk
+
+
+def floor_b_with_a_report(world: World) -> int:
+    run_of_b(world)
+    return world.floor_b.pk
+
+
+def schedule_of_b(world: World) -> int:
+    from server.reports import scheduling
+    from server.reports.models import ReportSchedule
+
+    schedule, created = ReportSchedule.objects.get_or_create(
+        name="Mezzanine mornings",
+        defaults={
+            "scope_kind": "floor",
+            "site": world.site_b,
+            "floor": world.floor_b,
+            "at_time": dt.time(7, 30),
+        },
+    )
+    if created:
+        scheduling.sync_periodic_task(schedule)
+    return schedule.pk
 
 
 def walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
@@ -242,7 +351,7 @@ def test_a_supervisor_of_floor_a_gets_nothing_of_floor_b(client, supervisor, wor
 
     assert rule.refused(world) or rule.filtered(world), f"{key}: a scoped rule must try floor B"
     for url in rule.refused(world):
-        response = getattr(client, rule.method)(url)
+        response = client.post(url, rule.data(world)) if rule.method == "post" else client.get(url)
         assert response.status_code in (403, 404), (url, response.status_code)
         assert not leaks(response, url), (url, leaks(response, url))
     for url in rule.filtered(world):
@@ -259,7 +368,7 @@ def test_the_same_urls_do_reach_floor_b_for_an_it_admin(client, admin_user, worl
     for url in rule.refused(world):
         if rule.method == "post":
             # An action answers with a redirect back to the page it was asked from.
-            assert client.post(url).status_code == 303, url
+            assert client.post(url, rule.data(world)).status_code == rule.admin_post_status, url
             continue
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)

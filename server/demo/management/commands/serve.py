@@ -112,8 +112,10 @@ class Command(BaseCommand):
                 "server",
                 "beat",
                 "--loglevel=INFO",
-                "--schedule",
-                str(Path(settings.DATA_DIR) / "celerybeat-schedule"),
+                # The schedule lives in PostgreSQL (django-celery-beat): report schedules edited
+                # on the Reports page take effect without restarting beat.
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
             ],
         )
         try:

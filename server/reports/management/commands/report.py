@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 from tqdm import tqdm
 
 from server.reports import running
@@ -14,16 +15,23 @@ from server.reports.scoping import SCOPE_HELP, Scope, ScopeError
 
 class Command(BaseCommand):
     help = (
-        "Make a readiness report now: readiness now and at the last shift start, the trend, failing checks "
-        "ranked, every not-ready seat with its reason, how long it has failed and its acknowledgements, "
-        "offline seats and unassigned devices. The run is stored in the archive (Reports page, "
-        "/api/v1/reports) like a scheduled one; no email is sent.\n\n"
+        "Make a readiness report now: readiness now and at the last shift start, the trend, failing\n"
+        "checks ranked, every not-ready seat with its reason, how long it has failed and who\n"
+        "acknowledged it until when, offline seats and devices at no seat. The run is archived\n"
+        "(Reports page, /api/v1/reports/runs) like a scheduled one; no email is sent.\n\n"
         "Examples:\n"
         "  manage.py report --scope 'floor:Floor 1' --format pdf --out floor1.pdf\n"
         "  manage.py report --scope floor:3 --format csv --out -          # CSV on standard output\n"
         "  manage.py report --scope 'site:Lyon contact centre' --format csv --format pdf   # both\n"
         "  manage.py report --scope 'team:Floor 1/Sales' --days 30"
     )
+
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs) -> CommandParser:
+        # Keep the examples' line breaks: they are meant to be copied.
+        class Formatter(DjangoHelpFormatter, argparse.RawDescriptionHelpFormatter):
+            pass
+
+        return super().create_parser(prog_name, subcommand, formatter_class=Formatter, **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--scope", required=True, help=f"What the report covers: {SCOPE_HELP}.")
