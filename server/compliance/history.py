@@ -24,7 +24,7 @@ from server.compliance.models import (
     FloorCheckHour,
     FloorReadinessHour,
 )
-from server.fleet.models import Readiness
+from server.fleet.models import Floor, Readiness
 
 
 def state_since(seat_id: int) -> dict[str, tuple[str, dt.datetime]]:
@@ -74,6 +74,7 @@ class FixTimes:
     median_s: float
     p90_s: float
     longest_s: float
+    mean_s: float = 0.0
 
 
 def time_to_fix(
@@ -100,7 +101,8 @@ def time_to_fix(
             SELECT check_id, count(*),
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM at - from_since)),
                    percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM at - from_since)),
-                   max(extract(epoch FROM at - from_since))
+                   max(extract(epoch FROM at - from_since)),
+                   avg(extract(epoch FROM at - from_since))
             FROM {CheckTransition._meta.db_table}
             WHERE {" AND ".join(where)}
             GROUP BY check_id
@@ -109,7 +111,8 @@ def time_to_fix(
             params,
         )
         return [
-            FixTimes(row[0], row[1], float(row[2]), float(row[3]), float(row[4])) for row in cursor.fetchall()
+            FixTimes(row[0], row[1], float(row[2]), float(row[3]), float(row[4]), float(row[5]))
+            for row in cursor.fetchall()
         ]
 
 
@@ -144,6 +147,69 @@ def failing_by_hour(
         rows = rows.filter(check_id__in=list(check_ids))
     ordered = [(row.hour, row.check_id, row.failing_seats) for row in rows.order_by("hour")]
     return _carried(_hours(start, end), ordered, sorted({key for _, key, _ in ordered}))
+
+
+def readiness_at(
+    moments: Iterable[dt.datetime], floor_ids: Iterable[int] | None = None
+) -> dict[tuple[int, dt.datetime], dict[str, int]]:
+    """{(floor id, moment): {readiness: seats}} as the rollups stood at each moment, for every
+    floor (or only `floor_ids`) that has any.
+
+    One index lookup per floor, readiness and moment (the newest row at or before the moment's
+    hour), so the cost grows with floors x moments, not with how many hours the table holds:
+    a fleet overview samples a handful of moments rather than reading 90 days of hours."""
+    moments = list(moments)
+    hours = [hour.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0) for hour in moments]
+    table = FloorReadinessHour._meta.db_table
+    floor_filter = "WHERE f.id = ANY(%(floors)s)" if floor_ids is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH floors AS (SELECT f.id FROM {Floor._meta.db_table} f {floor_filter})
+            SELECT floors.id, m.i, r.readiness, latest.seats
+            FROM floors
+            CROSS JOIN unnest(%(hours)s::timestamptz[]) WITH ORDINALITY AS m(at, i)
+            CROSS JOIN unnest(%(readiness)s::text[]) AS r(readiness)
+            CROSS JOIN LATERAL (
+                SELECT h.seats FROM {table} h
+                WHERE h.floor_id = floors.id AND h.readiness = r.readiness AND h.hour <= m.at
+                ORDER BY h.hour DESC LIMIT 1
+            ) latest
+            """,
+            {"floors": list(floor_ids or []), "hours": hours, "readiness": list(Readiness.values)},
+        )
+        rows = cursor.fetchall()
+    counts: dict[tuple[int, dt.datetime], dict[str, int]] = {}
+    for floor_id, index, readiness, seats in rows:
+        key = (floor_id, moments[index - 1])
+        counts.setdefault(key, dict.fromkeys(Readiness.values, 0))[readiness] = seats
+    return counts
+
+
+def failing_now(
+    floor_ids: Iterable[int] | None = None, check_ids: Iterable[str] = ()
+) -> dict[tuple[int, str], int]:
+    """{(floor id, check id): seats failing it now} from the newest row of each floor and check
+    among `check_ids` (the catalog's): one index lookup each, however long the history."""
+    table = FloorCheckHour._meta.db_table
+    floor_filter = "WHERE f.id = ANY(%(floors)s)" if floor_ids is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH floors AS (SELECT f.id FROM {Floor._meta.db_table} f {floor_filter})
+            SELECT floors.id, c.check_id, latest.failing_seats
+            FROM floors
+            CROSS JOIN unnest(%(checks)s::text[]) AS c(check_id)
+            CROSS JOIN LATERAL (
+                SELECT h.failing_seats FROM {table} h
+                WHERE h.floor_id = floors.id AND h.check_id = c.check_id
+                ORDER BY h.hour DESC LIMIT 1
+            ) latest
+            WHERE latest.failing_seats > 0
+            """,
+            {"floors": list(floor_ids or []), "checks": list(check_ids)},
+        )
+        return {(floor_id, check_id): seats for floor_id, check_id, seats in cursor.fetchall()}
 
 
 def _carried(
