@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, OuterRef, QuerySet, Subquery, When
 from django.utils import timezone
 
+from server.compliance.evaluation import hour_of
 from server.compliance.models import (
     CheckResult,
     CheckState,
@@ -159,31 +160,55 @@ def readiness_at(
     hour), so the cost grows with floors x moments, not with how many hours the table holds:
     a fleet overview samples a handful of moments rather than reading 90 days of hours."""
     moments = list(moments)
-    hours = [hour.astimezone(dt.timezone.utc).replace(minute=0, second=0, microsecond=0) for hour in moments]
-    table = FloorReadinessHour._meta.db_table
+    keys = list(Readiness.values)
+    counts: dict[tuple[int, dt.datetime], dict[str, int]] = {}
+    for floor_id, index, readiness, seats in _readiness_lookups(
+        "floors.id, m.i, r.readiness, latest.seats", "", moments, floor_ids
+    ):
+        key = (floor_id, moments[index - 1])
+        if key not in counts:
+            counts[key] = dict.fromkeys(keys, 0)
+        counts[key][readiness] = seats
+    return counts
+
+
+def total_readiness_at(
+    moments: Iterable[dt.datetime], floor_ids: Iterable[int] | None = None
+) -> list[tuple[dt.datetime, dict[str, int]]]:
+    """[(moment, {readiness: seats summed over the floors})], like readiness_at but added up in
+    PostgreSQL, so a fleet trend moves a row per moment and readiness rather than per floor."""
+    moments = list(moments)
+    totals = {moment: dict.fromkeys(Readiness.values, 0) for moment in moments}
+    for index, readiness, seats in _readiness_lookups(
+        "m.i, r.readiness, sum(latest.seats)", "GROUP BY m.i, r.readiness", moments, floor_ids
+    ):
+        totals[moments[index - 1]][readiness] = int(seats)
+    return [(moment, totals[moment]) for moment in moments]
+
+
+def _readiness_lookups(
+    columns: str, group_by: str, moments: list[dt.datetime], floor_ids: Iterable[int] | None
+) -> list[tuple]:
+    hours = [hour_of(moment) for moment in moments]
     floor_filter = "WHERE f.id = ANY(%(floors)s)" if floor_ids is not None else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             WITH floors AS (SELECT f.id FROM {Floor._meta.db_table} f {floor_filter})
-            SELECT floors.id, m.i, r.readiness, latest.seats
+            SELECT {columns}
             FROM floors
             CROSS JOIN unnest(%(hours)s::timestamptz[]) WITH ORDINALITY AS m(at, i)
             CROSS JOIN unnest(%(readiness)s::text[]) AS r(readiness)
             CROSS JOIN LATERAL (
-                SELECT h.seats FROM {table} h
+                SELECT h.seats FROM {FloorReadinessHour._meta.db_table} h
                 WHERE h.floor_id = floors.id AND h.readiness = r.readiness AND h.hour <= m.at
                 ORDER BY h.hour DESC LIMIT 1
             ) latest
+            {group_by}
             """,
             {"floors": list(floor_ids or []), "hours": hours, "readiness": list(Readiness.values)},
         )
-        rows = cursor.fetchall()
-    counts: dict[tuple[int, dt.datetime], dict[str, int]] = {}
-    for floor_id, index, readiness, seats in rows:
-        key = (floor_id, moments[index - 1])
-        counts.setdefault(key, dict.fromkeys(Readiness.values, 0))[readiness] = seats
-    return counts
+        return cursor.fetchall()
 
 
 def failing_now(

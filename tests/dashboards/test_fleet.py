@@ -180,11 +180,11 @@ def test_each_floor_has_its_ready_share_now_and_7_30_and_90_days_ago(fleet):
 def test_the_fleet_trend_sums_the_floors_at_each_sampled_moment(fleet):
     trend = fleet_overview.fleet_trend(None, NOW, 7)
 
-    assert len(trend) == 29  # every 6 hours over 7 days, both ends included
+    assert len(trend) == 15  # every 12 hours over 7 days, both ends included
     first, last = trend[0][1], trend[-1][1]
     assert first == {"ready": 3, "not_ready": 1, "at_risk": 0, "offline": 0, "unknown": 0}
     assert last == {"ready": 13, "not_ready": 2, "at_risk": 1, "offline": 1, "unknown": 0}
-    assert [len(fleet_overview.fleet_trend(None, NOW, days)) for days in (30, 90)] == [31, 31]
+    assert [len(fleet_overview.fleet_trend(None, NOW, days)) for days in (30, 90)] == [16, 16]
 
 
 def test_failing_checks_are_ranked_by_seats_failing_now_over_every_floor(fleet):
@@ -312,7 +312,7 @@ def test_the_figures_are_served_as_json_too(staff_client, fleet):
     trend = staff_client.get(FLEET_URL, {"format": "json", "figure": "trend", "days": 7}).json()
     checks = staff_client.get(FLEET_URL, {"format": "json", "figure": "checks"}).json()
 
-    assert len(trend["data"][0]["x"]) == 29
+    assert len(trend["data"][0]["x"]) == 15
     assert checks["data"][0]["x"] == [1, 3]
 
 
