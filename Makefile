@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lint bench bench-ingest bench-agent bench-evaluate bench-capacity bench-faults bench-reconnect bench-reports clean-data
+.PHONY: run test install lint bench bench-ingest bench-agent bench-evaluate bench-capacity bench-faults bench-reconnect bench-reports bench-dashboards clean-data
 
 $(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
 	@# Report PDFs (WeasyPrint) need Debian's pango and a font; installed here if missing (needs root).
@@ -50,6 +50,10 @@ bench-capacity: $(STAMP)
 
 bench-reconnect: $(STAMP)
 	$(PY) bench/reconnect
+
+## Server time of the floor map, shift board (500 seats) and fleet overview (100k seats, 90 days).
+bench-dashboards: $(STAMP)
+	$(PY) bench/dashboards
 
 ## Kills and network cuts on a reporting floor: 0 lost, 0 duplicated, all evaluated (needs root for ip netns/tc).
 bench-faults: $(STAMP)

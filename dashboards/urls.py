@@ -1,10 +1,12 @@
 from django.urls import path
 
-from dashboards import board_views, report_views, seat_help, views
+from dashboards import board_views, fleet_views, landing, report_views, seat_help, views
 
 app_name = "dashboards"
 urlpatterns = [
-    path("", views.floor_overview, name="floor"),
+    path("", landing.home, name="home"),
+    path("floor/", views.floor_overview, name="floor"),
+    path("fleet/", fleet_views.fleet_overview_page, name="fleet"),
     path("board/", board_views.shift_board, name="board"),
     path("seats/<int:seat_id>/", views.seat_detail, name="seat"),
     path("seats/<int:seat_id>/recheck", seat_help.seat_recheck, name="seat_recheck"),

@@ -91,6 +91,7 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
 
     map_rows = [_map_row(seat, zone) for seat in seats]
     context = {
+        "nav": "floor",
         "floors": floors,
         "floor": floor,
         "seats_total": len(seats),

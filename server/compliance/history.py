@@ -17,6 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, OuterRef, QuerySet, Subquery, When
 from django.utils import timezone
 
+from server.compliance.evaluation import hour_of
 from server.compliance.models import (
     CheckResult,
     CheckState,
@@ -24,7 +25,7 @@ from server.compliance.models import (
     FloorCheckHour,
     FloorReadinessHour,
 )
-from server.fleet.models import Readiness
+from server.fleet.models import Floor, Readiness
 
 
 def state_since(seat_id: int) -> dict[str, tuple[str, dt.datetime]]:
@@ -83,6 +84,7 @@ class FixTimes:
     median_s: float
     p90_s: float
     longest_s: float
+    mean_s: float = 0.0
 
 
 def time_to_fix(
@@ -113,7 +115,8 @@ def time_to_fix(
             SELECT check_id, count(*),
                    percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM at - from_since)),
                    percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM at - from_since)),
-                   max(extract(epoch FROM at - from_since))
+                   max(extract(epoch FROM at - from_since)),
+                   avg(extract(epoch FROM at - from_since))
             FROM {CheckTransition._meta.db_table}
             WHERE {" AND ".join(where)}
             GROUP BY check_id
@@ -122,7 +125,8 @@ def time_to_fix(
             params,
         )
         return [
-            FixTimes(row[0], row[1], float(row[2]), float(row[3]), float(row[4])) for row in cursor.fetchall()
+            FixTimes(row[0], row[1], float(row[2]), float(row[3]), float(row[4]), float(row[5]))
+            for row in cursor.fetchall()
         ]
 
 
@@ -157,6 +161,93 @@ def failing_by_hour(
         rows = rows.filter(check_id__in=list(check_ids))
     ordered = [(row.hour, row.check_id, row.failing_seats) for row in rows.order_by("hour")]
     return _carried(_hours(start, end), ordered, sorted({key for _, key, _ in ordered}))
+
+
+def readiness_at(
+    moments: Iterable[dt.datetime], floor_ids: Iterable[int] | None = None
+) -> dict[tuple[int, dt.datetime], dict[str, int]]:
+    """{(floor id, moment): {readiness: seats}} as the rollups stood at each moment, for every
+    floor (or only `floor_ids`) that has any.
+
+    One index lookup per floor, readiness and moment (the newest row at or before the moment's
+    hour), so the cost grows with floors x moments, not with how many hours the table holds:
+    a fleet overview samples a handful of moments rather than reading 90 days of hours."""
+    moments = list(moments)
+    keys = list(Readiness.values)
+    counts: dict[tuple[int, dt.datetime], dict[str, int]] = {}
+    for floor_id, index, readiness, seats in _readiness_lookups(
+        "floors.id, m.i, r.readiness, latest.seats", "", moments, floor_ids
+    ):
+        key = (floor_id, moments[index - 1])
+        if key not in counts:
+            counts[key] = dict.fromkeys(keys, 0)
+        counts[key][readiness] = seats
+    return counts
+
+
+def total_readiness_at(
+    moments: Iterable[dt.datetime], floor_ids: Iterable[int] | None = None
+) -> list[tuple[dt.datetime, dict[str, int]]]:
+    """[(moment, {readiness: seats summed over the floors})], like readiness_at but added up in
+    PostgreSQL, so a fleet trend moves a row per moment and readiness rather than per floor."""
+    moments = list(moments)
+    totals = {moment: dict.fromkeys(Readiness.values, 0) for moment in moments}
+    for index, readiness, seats in _readiness_lookups(
+        "m.i, r.readiness, sum(latest.seats)", "GROUP BY m.i, r.readiness", moments, floor_ids
+    ):
+        totals[moments[index - 1]][readiness] = int(seats)
+    return [(moment, totals[moment]) for moment in moments]
+
+
+def _readiness_lookups(
+    columns: str, group_by: str, moments: list[dt.datetime], floor_ids: Iterable[int] | None
+) -> list[tuple]:
+    hours = [hour_of(moment) for moment in moments]
+    floor_filter = "WHERE f.id = ANY(%(floors)s)" if floor_ids is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH floors AS (SELECT f.id FROM {Floor._meta.db_table} f {floor_filter})
+            SELECT {columns}
+            FROM floors
+            CROSS JOIN unnest(%(hours)s::timestamptz[]) WITH ORDINALITY AS m(at, i)
+            CROSS JOIN unnest(%(readiness)s::text[]) AS r(readiness)
+            CROSS JOIN LATERAL (
+                SELECT h.seats FROM {FloorReadinessHour._meta.db_table} h
+                WHERE h.floor_id = floors.id AND h.readiness = r.readiness AND h.hour <= m.at
+                ORDER BY h.hour DESC LIMIT 1
+            ) latest
+            {group_by}
+            """,
+            {"floors": list(floor_ids or []), "hours": hours, "readiness": list(Readiness.values)},
+        )
+        return cursor.fetchall()
+
+
+def failing_now(
+    floor_ids: Iterable[int] | None = None, check_ids: Iterable[str] = ()
+) -> dict[tuple[int, str], int]:
+    """{(floor id, check id): seats failing it now} from the newest row of each floor and check
+    among `check_ids` (the catalog's): one index lookup each, however long the history."""
+    table = FloorCheckHour._meta.db_table
+    floor_filter = "WHERE f.id = ANY(%(floors)s)" if floor_ids is not None else ""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH floors AS (SELECT f.id FROM {Floor._meta.db_table} f {floor_filter})
+            SELECT floors.id, c.check_id, latest.failing_seats
+            FROM floors
+            CROSS JOIN unnest(%(checks)s::text[]) AS c(check_id)
+            CROSS JOIN LATERAL (
+                SELECT h.failing_seats FROM {table} h
+                WHERE h.floor_id = floors.id AND h.check_id = c.check_id
+                ORDER BY h.hour DESC LIMIT 1
+            ) latest
+            WHERE latest.failing_seats > 0
+            """,
+            {"floors": list(floor_ids or []), "checks": list(check_ids)},
+        )
+        return {(floor_id, check_id): seats for floor_id, check_id, seats in cursor.fetchall()}
 
 
 def _carried(

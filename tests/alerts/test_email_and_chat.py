@@ -101,7 +101,7 @@ def test_teams_gets_an_adaptive_card_for_a_workflows_webhook(alert_settings, big
     assert card["$schema"] == "http://adaptivecards.io/schemas/adaptive-card.json"
     facts = next(item for item in card["body"] if item["type"] == "FactSet")["facts"]
     assert [fact["title"] for fact in facts] == ["A-01", "A-02", "A-03"]
-    assert card["actions"][0]["url"] == f"https://readyfloor.example.com/?floor={big_floor.pk}"
+    assert card["actions"][0]["url"] == f"https://readyfloor.example.com/floor/?floor={big_floor.pk}"
     assert json.loads(Delivery.objects.get().body) == body
 
 

@@ -38,7 +38,8 @@ def page(chromium) -> Iterator:
 
 
 def sign_in(page, live_server, screenshot: str | None = None, username: str = "ines") -> None:
-    page.goto(live_server.url + "/")
+    # The floor page itself: "/" is each role's home (tests/dashboards/test_fleet_browser.py).
+    page.goto(live_server.url + "/floor/")
     assert "/login/" in page.url
     if screenshot:
         page.screenshot(path=screenshot)
@@ -128,11 +129,11 @@ def test_the_page_says_when_it_cannot_refresh_instead_of_showing_a_frozen_floor(
     problem = page.locator("#refresh-problem")
     assert problem.is_hidden()
 
-    page.route(live_server.url + "/?**", lambda route: route.abort())
-    page.route(live_server.url + "/", lambda route: route.abort())
+    page.route(live_server.url + "/floor/?**", lambda route: route.abort())
+    page.route(live_server.url + "/floor/", lambda route: route.abort())
     problem.wait_for(state="visible")
-    page.unroute(live_server.url + "/?**")
-    page.unroute(live_server.url + "/")
+    page.unroute(live_server.url + "/floor/?**")
+    page.unroute(live_server.url + "/floor/")
 
     problem.wait_for(state="hidden")
     page.js_errors[:] = [error for error in page.js_errors if "net::ERR_FAILED" not in error]

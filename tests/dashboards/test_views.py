@@ -59,7 +59,7 @@ def test_an_account_without_staff_access_is_told_whom_to_ask(client, outsider, f
     assert "B-01" not in text_of(response)
 
 
-def test_the_login_form_signs_an_admin_in_and_returns_to_the_floor(client, admin_user):
+def test_the_login_form_signs_an_admin_in_and_lands_on_their_home_page(client, admin_user):
     page = client.get(reverse("login") + "?next=/")
     assert 'autocomplete="current-password"' in page.content.decode()
     assert '<label for="id_username">Username</label>' in page.content.decode()
@@ -69,7 +69,10 @@ def test_the_login_form_signs_an_admin_in_and_returns_to_the_floor(client, admin
     )
 
     assert response.status_code == 302 and response["Location"] == "/"
-    assert client.get("/").status_code == 200
+    # "/" is each role's home: an IT admin's is the fleet overview.
+    landing = client.get("/", follow=True)
+    assert landing.status_code == 200
+    assert landing.redirect_chain == [(reverse("dashboards:fleet"), 302)]
 
 
 def test_a_wrong_password_is_explained_on_the_login_page(client, admin_user):

@@ -38,7 +38,7 @@ def replica_caught_up(timeout: float = 30.0) -> float:
 
 def listed(client: Client, label: str) -> dict[str, bool]:
     api = client.get("/api/v1/seats")
-    page = client.get("/", {"status": "all"})
+    page = client.get("/floor/", {"status": "all"})
     assert api.status_code == 200 and page.status_code == 200, (api.status_code, page.status_code)
     return {"api": label in api.content.decode(), "dashboard": label in page.content.decode()}
 

@@ -143,7 +143,9 @@ def test_a_supervisor_without_staff_status_signs_in_and_sees_their_floor(client,
     response = client.post(reverse("login"), {"username": "sam", "password": PASSWORD, "next": "/"})
 
     assert response.status_code == 302
-    page = client.get("/").content.decode()
+    # A supervisor lands on their shift board; the floor page is a click away.
+    assert client.get("/")["Location"] == reverse("dashboards:board")
+    page = client.get(reverse("dashboards:floor")).content.decode()
     assert "A-01" in page and "Floor 1" in page
     assert "Floor 2" not in page and "Z-01" not in page
 

@@ -1,8 +1,10 @@
 """A supervisor of floor A gets nothing of floor B, on every URL the project routes.
 
 The table below names every route with how to reach floor B through it and what a supervisor of
-floor A must get: a 403 or 404 ("refused"), a 200 that holds nothing of floor B ("filtered"), or
-nothing to scope at all ("public": login, health, the agent API, static assets). The first test
+floor A must get: a 403 or 404 ("refused"), a 200 that holds nothing of floor B ("filtered"), a
+redirect to a page whose own rule applies ("redirected": followed, it ends in a 200 without floor
+B, or a 403/404), or nothing to scope at all ("public": login, health, the agent API, static
+assets). The first test
 walks Django's resolver, so a URL added without a line here fails the suite until someone decides
 its scope rule.
 """
@@ -47,6 +49,8 @@ class Rule:
     refused: Callable[[World], list[str]] = lambda world: []
     # URLs that answer 200 with the supervisor's own part and must hold nothing of floor B.
     filtered: Callable[[World], list[str]] = lambda world: []
+    # URLs that send the supervisor to another page (their own home); followed to the end.
+    redirected: Callable[[World], list[str]] = lambda world: []
     # Routes that only exist in some runs (e.g. bench-only endpoints).
     optional: bool = False
     # How the refused URLs are asked: an action (recheck) is a POST, with this form data.
@@ -81,15 +85,28 @@ ROUTES: dict[str, Rule] = {
     "bench/hello": Rule("public", "benchmark-only, when READYFLOOR_BENCH_HELLO=1", optional=True),
     "bench/hello-db": Rule("public", "benchmark-only, when READYFLOOR_BENCH_HELLO=1", optional=True),
     # Scoped: pages, the operator API, its CSV export.
+    "dashboards:home": Rule(
+        "scoped",
+        "each role's home: a supervisor is sent to their board; an old floor link to the floor page",
+        redirected=lambda w: ["/", f"/?floor={w.floor_b.pk}", "/?floor=Mezzanine", "/?status=all"],
+    ),
     "dashboards:floor": Rule(
         "scoped",
         "the floor page: floors outside the scope are not found; the picker lists only the scope",
         refused=lambda w: [
-            f"/?floor={w.floor_b.pk}",
-            "/?floor=Mezzanine",
-            f"/?floor={w.floor_b.pk}&status=all",
+            f"/floor/?floor={w.floor_b.pk}",
+            "/floor/?floor=Mezzanine",
+            f"/floor/?floor={w.floor_b.pk}&status=all",
         ],
-        filtered=lambda w: ["/", "/?status=all"],
+        filtered=lambda w: ["/floor/", "/floor/?status=all"],
+    ),
+    "dashboards:fleet": Rule(
+        "scoped",
+        "the fleet overview is for roles that see every floor: its floor-level rollups count every team,"
+        " so a supervisor's page is their board and its CSVs and figure JSON are forbidden"
+        " (every table and figure: tests/dashboards/test_fleet.py)",
+        refused=lambda w: ["/fleet/?format=csv&table=floors", "/fleet/?format=csv&table=failing_longest"],
+        redirected=lambda w: ["/fleet/", "/fleet/?days=90"],
     ),
     "dashboards:board": Rule(
         "scoped",
@@ -349,7 +366,9 @@ def test_a_supervisor_of_floor_a_gets_nothing_of_floor_b(client, supervisor, wor
             assert response.status_code == 200
         return  # public routes hold nothing of any floor; the login and agent tests cover them
 
-    assert rule.refused(world) or rule.filtered(world), f"{key}: a scoped rule must try floor B"
+    assert rule.refused(world) or rule.filtered(world) or rule.redirected(world), (
+        f"{key}: a scoped rule must try floor B"
+    )
     for url in rule.refused(world):
         response = client.post(url, rule.data(world)) if rule.method == "post" else client.get(url)
         assert response.status_code in (403, 404), (url, response.status_code)
@@ -357,6 +376,11 @@ def test_a_supervisor_of_floor_a_gets_nothing_of_floor_b(client, supervisor, wor
     for url in rule.filtered(world):
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code, body_of(response)[:300])
+        assert not leaks(response, url), (url, leaks(response, url))
+    for url in rule.redirected(world):
+        response = client.get(url, follow=True)
+        assert response.redirect_chain, (url, response.status_code)
+        assert response.status_code in (200, 403, 404), (url, response.redirect_chain, response.status_code)
         assert not leaks(response, url), (url, leaks(response, url))
 
 
