@@ -27,7 +27,7 @@ from django.views.decorators.http import require_GET
 from readyfloor_agent.checks import CATALOG, Check, Fix, State, fix_for, get_check
 from readyfloor_agent.checks.model import OS_LABELS
 
-from dashboards import figures
+from dashboards import figures, seat_history
 from server.acknowledgements.acknowledging import AcknowledgedFailures, annotate_acknowledgements
 from server.compliance import history
 from server.compliance.models import CheckResult, CheckState, SeatEvent
@@ -124,11 +124,26 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required
 def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
+    return render_seat_page(request, seat_in_scope(request, seat_id))
+
+
+def seat_in_scope(request: HttpRequest, seat_id: int) -> Seat:
     visible = scope.seats_visible_to(request.user).select_related("floor__site", "device")
     seat = annotate_acknowledgements(visible).filter(pk=seat_id).first()
     if seat is None:
         # The same answer whether the seat does not exist or is outside the user's floors.
         raise Http404(f"No seat {seat_id}")
+    return seat
+
+
+def render_seat_page(
+    request: HttpRequest,
+    seat: Seat,
+    *,
+    acknowledge_errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The seat page; after a refused acknowledgement, with the form's errors by field."""
     device = getattr(seat, "device", None)
     # Since when each check is in its state comes from the seat's history (it follows the
     # seat across floors and workstations), read in the same query as the results.
@@ -167,9 +182,13 @@ def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
         "api_url": reverse("api:seat", args=[seat.pk]),
         "timezone_name": str(zone),
         **seat_help_context(request, seat),
+        **seat_history.timeline_context(request, seat),
+        **seat_history.acknowledgements_context(request, seat, zone, checks, acknowledge_errors),
+        **seat_history.moves_context(request, seat),
+        **seat_history.verdict_context(request, seat),
     }
     with timezone.override(zone):
-        return render(request, "dashboards/seat.html", context)
+        return render(request, "dashboards/seat.html", context, status=status)
 
 
 def fix_link_url(request: HttpRequest, seat: Seat) -> str:

@@ -1,7 +1,9 @@
 from django.contrib import admin, messages
+from django.db import transaction
 from django.http import HttpRequest
 
-from server.fleet.models import CheckIn, Device, EnrollSecret, FactSnapshot, Floor, Seat, Site
+from server.fleet.ingest import move_to_seat
+from server.fleet.models import CheckIn, Device, DeviceMove, EnrollSecret, FactSnapshot, Floor, Seat, Site
 
 
 class FloorInline(admin.TabularInline):
@@ -46,9 +48,24 @@ class DeviceAdmin(admin.ModelAdmin):
         "facts_collected_at",
         "dropped_reports",
     ]
-    raw_id_fields = ["seat"]
+    # A searchable picker (SeatAdmin.search_fields: label, team, hostname) instead of a raw id box.
+    autocomplete_fields = ["seat"]
     list_select_related = ["site", "seat__floor"]
     actions = ["revoke_node_keys"]
+
+    def save_model(self, request: HttpRequest, obj: Device, form, change: bool) -> None:
+        """A new seat goes through ingest.move_to_seat: whoever sat there is unseated (a seat
+        holds one workstation) and both moves are recorded for the seats' pages."""
+        if "seat" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        new_seat = obj.seat
+        with transaction.atomic():
+            obj.seat_id = form.initial.get("seat") if change else None
+            if not change:
+                obj.save()
+            move_to_seat(obj, new_seat, by=request.user.get_username())
+            super().save_model(request, obj, form, change)
 
     @admin.action(description="Revoke node keys (the agents must enrol again)")
     def revoke_node_keys(self, request: HttpRequest, queryset) -> None:
@@ -97,6 +114,19 @@ class CheckInAdmin(admin.ModelAdmin):
 class FactSnapshotAdmin(admin.ModelAdmin):
     list_display = ["sha256", "created_at"]
     search_fields = ["sha256"]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(DeviceMove)
+class DeviceMoveAdmin(admin.ModelAdmin):
+    list_display = ["at", "hostname", "from_label", "to_label", "by"]
+    search_fields = ["hostname", "from_label", "to_label", "by"]
+    date_hierarchy = "at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

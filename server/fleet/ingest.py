@@ -30,6 +30,7 @@ from readyfloor_agent.report import SchemaError, facts_hash, validate
 from server.fleet.models import (
     CheckIn,
     Device,
+    DeviceMove,
     EnrollSecret,
     FactSnapshot,
     Floor,
@@ -134,18 +135,48 @@ def enroll(secret: EnrollSecret, body: dict[str, Any]) -> Enrolment:
                     else f"no floor {hint['floor']!r} at site {secret.site.name!r}"
                 ) + "; assign the device to a seat in the admin"
             else:
-                move_to_seat(device, seat)
+                move_to_seat(device, seat, by="enrolment")
         device.save()
         EnrollSecret.objects.filter(pk=secret.pk).update(last_used_at=now)
     return Enrolment(device=device, node_key=node_key, seat_warning=seat_warning)
 
 
-def move_to_seat(device: Device, seat: Seat | None) -> None:
-    """Seat a device, unseating whichever device sat there before. The caller saves `device`."""
+def move_to_seat(device: Device, seat: Seat | None, *, by: str = "") -> None:
+    """Seat a device, unseating whichever device sat there before, and record both moves
+    (DeviceMove) for the seats' pages. `device` must be saved already; the caller saves its
+    new seat, in the same transaction."""
     if device.seat_id == (seat.pk if seat else None):
         return
+    now = timezone.now()
+    previous = Seat.objects.filter(pk=device.seat_id).first() if device.seat_id else None
+    moves = []
     if seat is not None:
-        Device.objects.filter(seat=seat).exclude(pk=device.pk).update(seat=None)
+        displaced = list(Device.objects.filter(seat=seat).exclude(pk=device.pk))
+        Device.objects.filter(pk__in=[other.pk for other in displaced]).update(seat=None)
+        moves += [
+            DeviceMove(
+                device=other,
+                hostname=other.hostname,
+                from_seat=seat,
+                from_label=seat.label,
+                at=now,
+                by=f"{device.hostname} took the seat",
+            )
+            for other in displaced
+        ]
+    moves.append(
+        DeviceMove(
+            device=device,
+            hostname=device.hostname,
+            from_seat=previous,
+            from_label=previous.label if previous else "",
+            to_seat=seat,
+            to_label=seat.label if seat else "",
+            at=now,
+            by=by,
+        )
+    )
+    DeviceMove.objects.bulk_create(moves)
     device.seat = seat
 
 
