@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 
 .PHONY: run test install lint bench bench-ingest bench-agent bench-evaluate bench-capacity bench-faults bench-reconnect bench-reports bench-dashboards clean-data
 
-$(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
+# Two stamps: `make run` installs only what runs the product (requirements.txt); `make test` and
+# the other developer targets add the test tools (requirements-dev.txt) on top.
+$(RUN_STAMP): requirements.txt agent/pyproject.toml
 	@# Report PDFs (WeasyPrint) need Debian's pango and a font; installed here if missing (needs root).
 	@ldconfig -p 2>/dev/null | grep -q 'libpangoft2-1.0.so.0' && fc-list 2>/dev/null | grep -qi 'DejaVu Sans' || \
 		(echo "installing Debian's pango and DejaVu fonts for the report PDFs"; \
@@ -14,13 +17,17 @@ $(STAMP): requirements.txt requirements-dev.txt agent/pyproject.toml
 		   libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core) >/dev/null)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
 
 ## Run the product with a demo floor (embedded PostgreSQL/Redis unless DATABASE_URL/REDIS_URL are set).
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(PY) manage.py serve --demo $(if $(FIX_AFTER),--fix-after $(FIX_AFTER))
 
 ## The whole test suite (needs Debian's chromium for the browser tests; installed here if missing).

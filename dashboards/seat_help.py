@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from readyfloor_agent.checks import State
+from readyfloor_agent.checks.catalog import reason_now
 from readyfloor_agent.checks.model import OS_LABELS
 
 from dashboards.views import CATALOG_ORDER, _check_title, _fix, _zone, role_required
@@ -63,7 +64,9 @@ def fix_page(request: HttpRequest, token: str) -> HttpResponse:
         steps.append(
             {
                 "title": _check_title(result.check_id, browser),
-                "reason": result.reason,
+                "reason": reason_now(
+                    result.check_id, result.reason, device.last_seen_at if device else None, timezone.now()
+                ),
                 "state": result.state,
                 "steps": fix.naming(policy.cti_origins or []).steps if fix else (),
             }

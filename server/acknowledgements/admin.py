@@ -78,6 +78,8 @@ class AcknowledgementAdmin(admin.ModelAdmin):
     list_filter = [StatusFilter, "check_id", "floor", "seat__floor"]
     search_fields = ["check_id", "reason", "seat__label", "floor__name"]
     list_select_related = ["seat__floor", "floor", "created_by"]
+    # Searchable pickers: a select of every seat would list the whole fleet.
+    autocomplete_fields = ["seat", "floor"]
     inlines = [AuditInline]
     actions = ["revoke_selected"]
 

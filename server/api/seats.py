@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import zoneinfo
 from collections.abc import Iterator
 from typing import Any, Literal
 
 from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import field_validator
 from readyfloor_agent.checks import fix_for
@@ -74,8 +76,9 @@ class SeatOut(Schema):
     site: str
     floor: str
     label: str
-    row: int
-    column: int
+    row: int = Field(description="Row on the floor map, from 1 (the front), as on every page.")
+    column: int = Field(description="Column on the floor map, from 1 (the left).")
+    timezone: str = Field(description="The site's IANA time zone; times here are UTC, pages show them in it.")
     team: str
     status: Readiness
     status_since: dt.datetime
@@ -232,8 +235,10 @@ def seat_json(seat: Seat) -> dict[str, Any]:
         "site": seat.floor.site.name,
         "floor": seat.floor.name,
         "label": seat.label,
-        "row": seat.row,
-        "column": seat.column,
+        # Stored from 0 (the map's grid), numbered from 1 for people and clients alike.
+        "row": seat.row + 1,
+        "column": seat.column + 1,
+        "timezone": seat.floor.site.timezone,
         "team": seat.team,
         "status": seat.readiness,
         "status_since": seat.readiness_since,
@@ -270,6 +275,9 @@ CSV_HEADER = [
     "failing_checks",
     "os",
     "top_fix",
+    "row",
+    "column",
+    "timezone",
 ]
 
 
@@ -290,6 +298,13 @@ def top_fix(seat: Seat, os_name: str) -> str:
     return ""
 
 
+def site_zone(name: str) -> zoneinfo.ZoneInfo | dt.timezone:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.timezone.utc  # a mistyped zone must not break the export; UTC is still true
+
+
 def seats_csv(seats: QuerySet[Seat]) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     ordered = seats.order_by(WORST_FIRST, "readiness_since", "floor__site__name", "floor__name", "label")
@@ -299,6 +314,8 @@ def seats_csv(seats: QuerySet[Seat]) -> StreamingHttpResponse:
         for seat in ordered.iterator(chunk_size=500):
             device = getattr(seat, "device", None)
             os_name = device.os if device else ""
+            # Times in the site's own zone (named in the last column), as the pages show them.
+            zone = site_zone(seat.floor.site.timezone)
             yield writer.writerow(
                 [
                     seat.floor.site.name,
@@ -306,12 +323,17 @@ def seats_csv(seats: QuerySet[Seat]) -> StreamingHttpResponse:
                     seat.label,
                     seat.team,
                     seat.readiness,
-                    seat.readiness_since.isoformat(),
+                    timezone.localtime(seat.readiness_since, zone).isoformat(),
                     device.hostname if device else "",
-                    device.last_seen_at.isoformat() if device and device.last_seen_at else "",
+                    timezone.localtime(device.last_seen_at, zone).isoformat()
+                    if device and device.last_seen_at
+                    else "",
                     "; ".join(f"{item['check_id']}: {item['reason']}" for item in seat.failing),
                     os_name,
                     top_fix(seat, os_name),
+                    seat.row + 1,
+                    seat.column + 1,
+                    str(zone),
                 ]
             )
 

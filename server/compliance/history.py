@@ -65,6 +65,15 @@ def with_state_since(results: QuerySet[CheckResult], seat_id: int) -> QuerySet[C
     )
 
 
+def transitions(seat_id: int, check_id: str | None = None, limit: int = 20) -> list[CheckTransition]:
+    """The seat's check transitions (every check, or only `check_id`), newest first, at most
+    `limit`: the seat page's timeline. Ordered by the (seat, check_id, -at) index's columns."""
+    rows = CheckTransition.objects.filter(seat_id=seat_id)
+    if check_id:
+        rows = rows.filter(check_id=check_id)
+    return list(rows.order_by("-at", "-id")[:limit])
+
+
 def failing_since(seat_id: int, check_id: str | None = None) -> dict[str, dt.datetime]:
     """{check id: since when it has been failing} for every check failing on the seat now
     (or only `check_id`)."""

@@ -1,4 +1,5 @@
-"""The demo: one site with a floor of 48 seats in 6 rows of 8 and a small second floor of 8, a
+"""The demo: one site with a floor of 48 seats in 6 rows of 8 (plus 4 free seats, G-01 to G-04, for a
+real machine) and a small second floor of 8, a
 policy for a Salesforce softphone, three shifts round the clock on Floor 1, an enroll secret the
 simulated agents use, and one login per role (an IT admin, a supervisor of Floor 1 who sees
 nothing of Floor 2, an auditor)."""
@@ -27,6 +28,9 @@ TEAMS = ["Sales", "Sales", "Support", "Support", "Billing", "Retention"]
 # A second, smaller floor, so a supervisor's scope is visible: they see Floor 1 only.
 SECOND_FLOOR, SECOND_FLOOR_SEATS, SECOND_FLOOR_TEAM = "Floor 2", 8, "Collections"
 CTI_ORIGIN = "https://acme.my.salesforce.com"
+# Free seats in an extra row the simulator never takes, so a real workstation enrolled against the
+# demo (README, "Try a real machine") has somewhere to sit: G-01 .. G-04 on Floor 1.
+FREE_ROW, FREE_SEATS, FREE_TEAM = ROWS, 4, "Spare"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,11 @@ def seat_label(row: int, column: int) -> str:
     return f"{chr(ord('A') + row)}-{column + 1:02d}"
 
 
+def free_seat_labels() -> list[str]:
+    """The demo's seats no simulated agent takes: where a real workstation can enrol."""
+    return [seat_label(FREE_ROW, column) for column in range(FREE_SEATS)]
+
+
 @transaction.atomic
 def load_demo(data_dir: Path | None = None) -> Demo:
     """Create the demo floor if it is missing; running it again changes nothing but
@@ -73,6 +82,12 @@ def load_demo(data_dir: Path | None = None) -> Demo:
                 label=seat_label(row, column),
                 defaults={"row": row, "column": column, "team": TEAMS[row]},
             )
+    for column in range(FREE_SEATS):
+        Seat.objects.get_or_create(
+            floor=floor,
+            label=seat_label(FREE_ROW, column),
+            defaults={"row": FREE_ROW, "column": column, "team": FREE_TEAM},
+        )
     second_floor, _ = Floor.objects.get_or_create(site=site, name=SECOND_FLOOR)
     for column in range(SECOND_FLOOR_SEATS):
         Seat.objects.get_or_create(

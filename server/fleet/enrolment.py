@@ -29,6 +29,7 @@ from server.fleet.models import (
     ClaimKind,
     ClaimStatus,
     Device,
+    DeviceMove,
     EnrollSecret,
     EnrolmentClaim,
     Floor,
@@ -213,7 +214,7 @@ def _seat_from_hint(
         return warning, None
     occupant = Device.objects.select_for_update().filter(seat=seat).exclude(pk=device.pk).first()
     if occupant is None:
-        move_to_seat(device, seat)
+        move_to_seat(device, seat, by="enrolment")
         return None, None
     claim = EnrolmentClaim(
         kind=ClaimKind.SEAT,
@@ -232,7 +233,7 @@ def _seat_from_hint(
         claim.status = ClaimStatus.AUTOMATIC
         claim.decided_at = now
         claim.save()
-        move_to_seat(device, seat)
+        move_to_seat(device, seat, by="enrolment (the seat's device was silent)")
         return (
             f"seat {seat} was held by {occupant.hostname}, silent since {silent_since.isoformat()}; "
             "this device took it (recorded and announced)"
@@ -245,13 +246,43 @@ def _seat_from_hint(
     ), claim
 
 
-def move_to_seat(device: Device, seat: Seat | None) -> None:
-    """Seat a device, unseating whichever device sat there before. The caller saves `device`.
-    Only for a seat the caller may give away: a free one, an approved claim, an admin's move."""
+def move_to_seat(device: Device, seat: Seat | None, *, by: str = "") -> None:
+    """Seat a device, unseating whichever device sat there before, and record both moves
+    (DeviceMove) for the seats' pages. Only for a seat the caller may give away: a free one, an
+    approved claim, an admin's move. `device` must be saved already; the caller saves its new
+    seat, in the same transaction."""
     if device.seat_id == (seat.pk if seat else None):
         return
+    now = timezone.now()
+    previous = Seat.objects.filter(pk=device.seat_id).first() if device.seat_id else None
+    moves = []
     if seat is not None:
-        Device.objects.filter(seat=seat).exclude(pk=device.pk).update(seat=None)
+        displaced = list(Device.objects.filter(seat=seat).exclude(pk=device.pk))
+        Device.objects.filter(pk__in=[other.pk for other in displaced]).update(seat=None)
+        moves += [
+            DeviceMove(
+                device=other,
+                hostname=other.hostname,
+                from_seat=seat,
+                from_label=seat.label,
+                at=now,
+                by=f"{device.hostname} took the seat",
+            )
+            for other in displaced
+        ]
+    moves.append(
+        DeviceMove(
+            device=device,
+            hostname=device.hostname,
+            from_seat=previous,
+            from_label=previous.label if previous else "",
+            to_seat=seat,
+            to_label=seat.label if seat else "",
+            at=now,
+            by=by,
+        )
+    )
+    DeviceMove.objects.bulk_create(moves)
     device.seat = seat
 
 
@@ -266,7 +297,7 @@ def approve(claim: EnrolmentClaim, by: str) -> None:
         claim.save(update_fields=["status", "decided_at", "decided_by"])
         if claim.kind == ClaimKind.SEAT and claim.seat is not None:
             device = Device.objects.select_for_update().get(pk=claim.device_id)
-            move_to_seat(device, claim.seat)
+            move_to_seat(device, claim.seat, by=f"claim approved by {by}")
             device.save(update_fields=["seat"])
 
 

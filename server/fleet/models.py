@@ -285,6 +285,29 @@ class Device(models.Model):
         self.save(update_fields=["node_key_hash"])
 
 
+class DeviceMove(models.Model):
+    """A workstation changing seat: arriving at one, leaving one, or both. Written by
+    `ingest.move_to_seat` (enrolment with a seat hint, the admin), so a seat's page can say which
+    machines sat there and when. Labels are kept as they were, for seats deleted since."""
+
+    device = models.ForeignKey(Device, on_delete=models.CASCADE, related_name="moves")
+    from_seat = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    to_seat = models.ForeignKey(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    from_label = models.CharField(max_length=50, blank=True)
+    to_label = models.CharField(max_length=50, blank=True)
+    hostname = models.CharField(max_length=255, blank=True)
+    at = models.DateTimeField(default=now)
+    # Who moved it: an account's name, or what did it ("enrolment", "another device took the seat").
+    by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["from_seat", "-at"]), models.Index(fields=["to_seat", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.hostname}: {self.from_label or '—'} → {self.to_label or '—'}"
+
+
 class CheckIn(models.Model):
     """One accepted report. `report_id` makes replays from the agent's spool no-ops.
 

@@ -24,7 +24,7 @@ class ShiftSnapshotSeatInline(admin.TabularInline):
     model = ShiftSnapshotSeat
     extra = 0
     can_delete = False
-    readonly_fields = ["seat_label", "team", "readiness", "readiness_since", "failing"]
+    readonly_fields = ["seat_label", "team", "readiness", "readiness_since", "failing", "acknowledged"]
     fields = readonly_fields
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -35,7 +35,16 @@ class ShiftSnapshotSeatInline(admin.TabularInline):
 class ShiftSnapshotAdmin(admin.ModelAdmin):
     """Read-only: a snapshot records what was, so nobody edits it."""
 
-    list_display = ["shift_name", "floor", "starts_at", "ready", "seats_total", "not_ready", "offline"]
+    list_display = [
+        "shift_name",
+        "floor",
+        "starts_at",
+        "ready",
+        "seats_total",
+        "not_ready",
+        "offline",
+        "acknowledged",
+    ]
     list_filter = ["floor"]
     date_hierarchy = "starts_at"
     inlines = [ShiftSnapshotSeatInline]

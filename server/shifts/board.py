@@ -12,8 +12,10 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.db.models.fields.json import KeyTextTransform, KeyTransform
+from django.utils import timezone
 from readyfloor_agent.checks import Readiness as CatalogReadiness
 from readyfloor_agent.checks import fix_for, title_for
+from readyfloor_agent.checks.catalog import reason_now
 
 from server.fleet.models import Floor, Readiness, Seat
 from server.shifts import schedule
@@ -179,4 +181,5 @@ def _top_fix(seat: Seat, device: Any, top: dict[str, Any] | None) -> tuple[str, 
         pass
     if check_id == "agent.fresh":
         step = step or "Check that the PC is on and online."
-    return (title, str(top.get("reason", "")), step)
+    reason = reason_now(check_id, str(top.get("reason", "")), device.last_seen_at, timezone.now())
+    return (title, reason, step)

@@ -115,6 +115,10 @@ class ShiftSnapshot(models.Model):
     not_ready = models.PositiveIntegerField(default=0)
     offline = models.PositiveIntegerField(default=0)
     unknown = models.PositiveIntegerField(default=0)
+    acknowledged = models.PositiveIntegerField(
+        default=0,
+        help_text="Seats down only for failures acknowledged at the start (every failing check covered).",
+    )
 
     class Meta:
         ordering = ["-starts_at"]
@@ -141,6 +145,8 @@ class ShiftSnapshotSeat(models.Model):
     readiness = models.CharField(max_length=16, choices=Readiness.choices)
     readiness_since = models.DateTimeField(null=True)
     failing = models.JSONField(default=list, blank=True)
+    # [{check_id, acknowledgement id, reason, until}] for the failing checks acknowledged at the start.
+    acknowledged = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["snapshot", "seat_label"]

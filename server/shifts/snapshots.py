@@ -9,6 +9,7 @@ import time
 from django.db import transaction
 from django.utils import timezone
 
+from server.acknowledgements.acknowledging import AcknowledgedFailures, acknowledged_failures
 from server.fleet.models import Readiness
 from server.shifts import schedule
 from server.shifts.models import Shift, ShiftSnapshot, ShiftSnapshotSeat
@@ -53,6 +54,9 @@ def take_snapshot(shift: Shift, starts_at: dt.datetime, now: dt.datetime) -> Shi
         )
         if not created:
             return None
+        # What was acknowledged at the start, in one query for the floor: the reports tell a
+        # known, accepted failure from a surprise.
+        in_force = acknowledged_failures(shift.floor_id, now)
         rows = [
             ShiftSnapshotSeat(
                 snapshot=snapshot,
@@ -62,6 +66,7 @@ def take_snapshot(shift: Shift, starts_at: dt.datetime, now: dt.datetime) -> Shi
                 readiness=seat["readiness"],
                 readiness_since=seat["readiness_since"],
                 failing=seat["failing"],
+                acknowledged=_acknowledged(in_force, seat["id"], seat["failing"]),
             )
             for seat in shift.seat_queryset().values(
                 "id", "label", "team", "readiness", "readiness_since", "failing"
@@ -72,10 +77,33 @@ def take_snapshot(shift: Shift, starts_at: dt.datetime, now: dt.datetime) -> Shi
         for row in rows:
             counts[row.readiness] = counts.get(row.readiness, 0) + 1
         snapshot.seats_total = len(rows)
+        snapshot.acknowledged = sum(
+            1
+            for row in rows
+            if row.readiness != Readiness.READY and in_force.covers(row.seat_id, row.failing or [])
+        )
         for readiness in Readiness:
             setattr(snapshot, readiness.value, counts[readiness.value])
         snapshot.save()
     return snapshot
+
+
+def _acknowledged(in_force: AcknowledgedFailures, seat_id: int, failing: list[dict]) -> list[dict]:
+    rows = []
+    for item in failing or []:
+        check_id = str(item.get("check_id", ""))
+        ack = in_force.for_check(seat_id, check_id)
+        if ack is not None:
+            rows.append(
+                {
+                    "check_id": check_id,
+                    "acknowledgement": ack.pk,
+                    "reason": ack.reason,
+                    "until": ack.expires_at.isoformat(),
+                    "floor_wide": ack.seat_id is None,
+                }
+            )
+    return rows
 
 
 def lead_time_intervals(now: dt.datetime | None = None) -> dict[int, int]:

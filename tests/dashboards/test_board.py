@@ -138,3 +138,57 @@ def test_a_supervisor_gets_their_floor_s_board_and_nothing_of_another(client, su
     assert [floor.pk for floor in own.context["floors"]] == [floorplan.floor.pk]
     assert client.get(BOARD, {"floor": other.pk}).status_code == 404
     assert "Z-01" not in own.content.decode()
+
+
+def test_the_start_snapshot_records_what_was_acknowledged_and_the_board_counts_it(
+    signed_in, floorplan: Floorplan, admin_user
+) -> None:
+    from server.acknowledgements.acknowledging import acknowledge
+    from server.shifts.snapshots import take_snapshot
+
+    now = timezone.now()
+    # B-01 fails two checks, both acknowledged (one on the seat, one floor-wide): counted.
+    # B-02's warning is not acknowledged: not counted.
+    for check_id, scope in (("chrome.mic.site", "seat"), ("audio.headset.present", "floor")):
+        acknowledge(
+            actor=admin_user,
+            check_id=check_id,
+            reason=f"TICKET {check_id}",
+            expires_at=now + dt.timedelta(days=1),
+            now=now - dt.timedelta(minutes=1),
+            **({"seat": floorplan.not_ready} if scope == "seat" else {"floor": floorplan.floor}),
+        )
+    shift = shift_in(floorplan.floor, -1)
+
+    snapshot = take_snapshot(shift, now - dt.timedelta(minutes=1), now)
+
+    assert snapshot is not None and snapshot.acknowledged == 1
+    b01 = snapshot.seats.get(seat_label="B-01")
+    assert sorted((row["check_id"], row["floor_wide"]) for row in b01.acknowledged) == [
+        ("audio.headset.present", True),
+        ("chrome.mic.site", False),
+    ]
+    assert snapshot.seats.get(seat_label="B-02").acknowledged == []
+    page = signed_in.get(BOARD, {"floor": floorplan.floor.pk}).content.decode()
+    assert "1 acknowledged" in page
+
+
+def test_an_acknowledgement_made_after_the_start_is_not_in_its_snapshot(
+    floorplan: Floorplan, admin_user
+) -> None:
+    from server.acknowledgements.acknowledging import acknowledge
+    from server.shifts.snapshots import take_snapshot
+
+    start = timezone.now() - dt.timedelta(minutes=5)
+    acknowledge(
+        actor=admin_user,
+        check_id="chrome.mic.site",
+        reason="later",
+        expires_at=timezone.now() + dt.timedelta(days=1),
+        seat=floorplan.not_ready,
+    )
+
+    snapshot = take_snapshot(shift_in(floorplan.floor, -5), start, start)
+
+    assert snapshot.acknowledged == 0
+    assert snapshot.seats.get(seat_label="B-01").acknowledged == []

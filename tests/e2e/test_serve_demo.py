@@ -77,6 +77,8 @@ def test_serve_demo_runs_the_product_on_embedded_services(tmp_path: Path) -> Non
     try:
         url = read_until(process, r"ReadyFloor is running at (http://\S+)/", timeout=120).group(1)
         username, password = read_until(process, r"Log in with (\S+) / (\S+)", timeout=10).groups()
+        free = read_until(process, r"Free seats for a real machine: Floor 1 (\S+),", timeout=10).group(1)
+        assert free == "G-01"
         assert url == f"http://localhost:{port}"
         base = f"http://127.0.0.1:{port}"
 
@@ -96,13 +98,21 @@ def test_serve_demo_runs_the_product_on_embedded_services(tmp_path: Path) -> Non
         floor_page = opener.open(f"{base}/", timeout=10).read().decode()
         assert seats[0]["failing_checks"][0]["reason"].split(" ")[0] in floor_page
         assert (tmp_path / "var" / "postgres").is_dir()
+        # Where the README says: a person can reach the embedded Redis.
+        assert (tmp_path / "var" / "redis" / "redis.sock").is_socket()
     finally:
+        # Ctrl-C in a terminal: SIGINT to the whole foreground process group.
         os.killpg(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             raise
+    # It ends quietly: exit code 0, no error from a child, the embedded servers or a traceback.
+    rest = process.stdout.read()
+    assert process.returncode == 0, rest
+    for noise in ("CommandError", "exited with code", "shutdown failed", "Traceback", "pg_ctl"):
+        assert noise not in rest, (noise, rest)
     # The embedded PostgreSQL went away with it.
     postmaster = tmp_path / "var" / "postgres" / "postmaster.pid"
     deadline = time.monotonic() + 20

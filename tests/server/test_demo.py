@@ -34,3 +34,18 @@ def test_the_demo_keeps_its_passwords_across_restarts(tmp_path):
 
     assert [login.password for login in again.logins] == [login.password for login in first.logins]
     assert len((tmp_path / "demo-login.txt").read_text().splitlines()) == 3
+
+
+def test_the_demo_keeps_free_seats_that_no_simulated_agent_takes(tmp_path):
+    """A real machine enrolled against the demo needs a seat the simulator does not hold."""
+    from readyfloor_agent.simulate import seat_labels
+
+    from server.demo.floor import PER_ROW, ROWS, free_seat_labels
+    from server.fleet.models import Seat
+
+    demo = load_demo(tmp_path)
+    simulated = {label for label, _, _ in seat_labels(ROWS * PER_ROW, PER_ROW)}
+
+    assert free_seat_labels() == ["G-01", "G-02", "G-03", "G-04"]
+    assert set(free_seat_labels()).isdisjoint(simulated)
+    assert Seat.objects.filter(floor=demo.floor, label__in=free_seat_labels()).count() == 4

@@ -39,6 +39,7 @@ class World:
     site_b: Site
     seat_b: Seat
     shift_b: Any
+    acknowledgement_b: Any = None
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Rule:
     optional: bool = False
     # How the refused URLs are asked: an action (recheck) is a POST, with this form data.
     method: Literal["get", "post"] = "get"
+    # What a POST carries: a valid form, so an IT admin's answer proves the URL reaches floor B.
     data: Callable[[World], dict[str, Any]] = lambda world: {}
     # What an IT admin's POST to a refused URL answers: a page's redirect, or an API's 201.
     admin_post_status: int = 303
@@ -123,6 +125,23 @@ ROUTES: dict[str, Rule] = {
         "scoped",
         "recheck now (POST): not found outside the scope",
         refused=lambda w: [f"/seats/{w.seat_b.pk}/recheck"],
+        method="post",
+    ),
+    "dashboards:seat_acknowledge": Rule(
+        "scoped",
+        "acknowledging a failing check from the seat page (POST): not found outside the scope",
+        refused=lambda w: [f"/seats/{w.seat_b.pk}/acknowledge"],
+        method="post",
+        data=lambda w: {
+            "check_id": "chrome.mic.site",
+            "reason": "scope test",
+            "expires_at": (timezone.now() + dt.timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+        },
+    ),
+    "dashboards:seat_revoke_acknowledgement": Rule(
+        "scoped",
+        "revoking a seat's acknowledgement (POST): not found outside the scope",
+        refused=lambda w: [f"/seats/{w.seat_b.pk}/acknowledgements/{w.acknowledgement_b.pk}/revoke"],
         method="post",
     ),
     "dashboards:seat": Rule(
@@ -335,7 +354,18 @@ def world(floor, seats) -> World:
         ends_at=(start + dt.timedelta(hours=8)).time().replace(second=0, microsecond=0),
         weekdays=[start.weekday()],
     )
-    return World(floor_b=floor_b, site_b=site_b, seat_b=seat_b, shift_b=shift_b)
+    from server.acknowledgements.acknowledging import acknowledge
+
+    acknowledgement_b = acknowledge(
+        actor=None,  # type: ignore[arg-type]  # made by no one: the fixture, not a person
+        check_id="chrome.mic.site",
+        reason="PARIS-ONLY vendor ticket",
+        expires_at=timezone.now() + dt.timedelta(days=3),
+        seat=seat_b,
+    )
+    return World(
+        floor_b=floor_b, site_b=site_b, seat_b=seat_b, shift_b=shift_b, acknowledgement_b=acknowledgement_b
+    )
 
 
 def body_of(response: Any) -> str:

@@ -4,6 +4,7 @@ seat; the agent asking about itself has nothing to judge."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from .model import Check, Fix, Policy, State, Verdict
 from .seat import Seat
@@ -23,6 +24,20 @@ def human_duration(seconds: float) -> str:
     return f"{hours // 24} days"
 
 
+def age_phrase(age_s: float) -> str:
+    return "last report just now" if age_s < 0 else f"last report {human_duration(age_s)} ago"
+
+
+# The age at the head of this check's reason, as judge_fresh words it.
+_AGE = re.compile(r"^last report (?:just now|\d+ (?:s|min|days) ago|\d+ h(?: \d+ min)? ago)")
+
+
+def restate_age(reason: str, last_seen: dt.datetime, now: dt.datetime) -> str:
+    """The reason with its age as of `now`. A stored verdict names the age when it was judged
+    ("last report 0 s ago"), which a page shown later must not repeat as if it were still true."""
+    return _AGE.sub(age_phrase((now - last_seen).total_seconds()), reason, count=1)
+
+
 def judge_fresh(seat: Seat, policy: Policy) -> Verdict:
     if seat.last_seen is None:
         return Verdict(State.NA, "checked on the seat itself")
@@ -37,10 +52,8 @@ def judge_fresh(seat: Seat, policy: Policy) -> Verdict:
         "freshness_s": policy.freshness_s,
     }
     if age > policy.freshness_s:
-        return Verdict(State.FAIL, f"last report {human_duration(age)} ago (window {window})", evidence)
-    if age < 0:
-        return Verdict(State.PASS, f"last report just now (window {window})", evidence)
-    return Verdict(State.PASS, f"last report {human_duration(age)} ago (window {window})", evidence)
+        return Verdict(State.FAIL, f"{age_phrase(age)} (window {window})", evidence)
+    return Verdict(State.PASS, f"{age_phrase(age)} (window {window})", evidence)
 
 
 _SEAT_STEPS = (

@@ -184,6 +184,15 @@ def judged_facts(facts: Any) -> Any:
 TIMED_CHECK = "agent.fresh"
 
 
+def reason_now(check_id: str, reason: str, last_seen: dt.datetime | None, now: dt.datetime) -> str:
+    """A stored reason as it reads at `now`: only TIMED_CHECK's names a time that moves on
+    ("last report 0 s ago" when judged), so pages show its age as of the request, not as of
+    the verdict."""
+    if check_id != TIMED_CHECK or last_seen is None:
+        return reason
+    return agent.restate_age(reason, last_seen, now)
+
+
 def with_report_time(
     results: list[CheckResult],
     facts: Mapping[str, Any] | None,

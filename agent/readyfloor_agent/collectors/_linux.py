@@ -48,13 +48,11 @@ def host_facts(host: Host) -> dict[str, Any]:
     except ReadError:
         # Readable by root only, and absent in VMs and containers: not worth a reason.
         serial = None
-    user = host.console_user()
     return {
         "source": host.source("file"),
         "reason": join_reasons(*reasons),
         "os_version": os_version,
         "serial": serial,
-        "console_user": user.name if user else None,
     }
 
 

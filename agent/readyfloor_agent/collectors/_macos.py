@@ -65,13 +65,11 @@ def host_facts(host: Host) -> dict[str, Any]:
         serial = match.group(1)[:100] if match else None
     except ReadError as error:
         reasons.append(f"serial number not read: {error.reason}")
-    user = host.console_user()
     return {
         "source": host.source("file"),
         "reason": join_reasons(*reasons),
         "os_version": os_version[:100] if os_version else None,
         "serial": serial,
-        "console_user": user.name if user else None,
     }
 
 

@@ -105,13 +105,11 @@ def host_facts(host: Host) -> dict[str, Any]:
             serial = _serial(result.stdout)
     except ReadError as error:
         reasons.append(f"serial number not read: {error.reason}")
-    user = host.console_user()
     return {
         "source": host.source("registry"),
         "reason": join_reasons(*reasons),
         "os_version": os_version,
         "serial": serial,
-        "console_user": user.name if user else None,
     }
 
 

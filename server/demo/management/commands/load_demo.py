@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from server.demo.floor import PER_ROW, ROWS, SECOND_FLOOR_SEATS, load_demo
+from server.demo.floor import PER_ROW, ROWS, SECOND_FLOOR_SEATS, free_seat_labels, load_demo
 
 
 class Command(BaseCommand):
@@ -28,6 +28,7 @@ class Command(BaseCommand):
         demo = load_demo()
         self.stdout.write(f"Demo floor: {demo.site.name} / {demo.floor.name}, {ROWS * PER_ROW} seats")
         self.stdout.write(f"Second floor: {demo.second_floor.name}, {SECOND_FLOOR_SEATS} seats")
+        self.stdout.write(f"Free seats for a real machine: {demo.floor.name} {', '.join(free_seat_labels())}")
         for login in demo.logins:
             self.stdout.write(f"Login: {login.username} / {login.password}   ({login.sees})")
         self.stdout.write(f"Enroll secret for simulated agents: {demo.enroll_secret}")

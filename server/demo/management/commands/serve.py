@@ -17,7 +17,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from server import embedded
-from server.demo.floor import PER_ROW, ROWS, SECOND_FLOOR_SEATS, load_demo
+from server.demo.floor import PER_ROW, ROWS, SECOND_FLOOR_SEATS, free_seat_labels, load_demo
 
 
 class Command(BaseCommand):
@@ -67,7 +67,12 @@ class Command(BaseCommand):
 
         def start(name: str, argv: list[str]) -> None:
             log = open(log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
-            processes[name] = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+            # Each child in its own session: Ctrl-C in the terminal reaches this process only, which
+            # stops the children in order, instead of every child seeing SIGINT at once and one of
+            # them exiting before the others are told (once "agents exited with code 0").
+            processes[name] = subprocess.Popen(
+                argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
 
         start(
             "web",
@@ -172,11 +177,18 @@ class Command(BaseCommand):
             self.stdout.write(f"Log in with {logins[0]}")
             for login in logins[1:]:
                 self.stdout.write(f"         or {login}")
+            if demo:
+                self.stdout.write(
+                    f"Free seats for a real machine: {floor.floor.name} {', '.join(free_seat_labels())} "
+                    f'(enroll secret: python manage.py create_enroll_secret --site "{floor.site.name}")'
+                )
             self.stdout.write(f"Admin: {url}/admin/   API schema: {url}/api/schema.json   Logs: {log_dir}")
             if settings.EMBEDDED_POSTGRES or settings.EMBEDDED_REDIS:
                 self.stdout.write(f"Embedded PostgreSQL/Redis data: {settings.DATA_DIR}")
             self.stdout.write("Press Ctrl-C to stop.\n")
             self._supervise(processes)
+        except KeyboardInterrupt:
+            pass  # Ctrl-C while starting: stop what started, quietly
         finally:
             self._stop(processes)
 
@@ -201,15 +213,15 @@ class Command(BaseCommand):
             nonlocal stop
             stop = True
 
+        # Ctrl-C and SIGTERM both mean "stop": a request, not an error, so no traceback and exit 0.
         signal.signal(signal.SIGTERM, on_signal)
-        try:
-            while not stop:
-                for name, process in processes.items():
-                    if process.poll() is not None:
-                        raise CommandError(f"{name} exited with code {process.returncode}; see its log")
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+        signal.signal(signal.SIGINT, on_signal)
+        while not stop:
+            for name, process in processes.items():
+                if process.poll() is not None and not stop:
+                    raise CommandError(f"{name} exited with code {process.returncode}; see its log")
+            time.sleep(0.5)
+        self.stdout.write("Stopping ReadyFloor…")
 
     def _stop(self, processes: dict[str, subprocess.Popen]) -> None:
         for process in processes.values():
