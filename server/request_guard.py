@@ -74,7 +74,9 @@ class RequestGuardMiddleware:
         api = request.path.startswith(API_PREFIX)
         parameter = unstorable_parameter(request)
         if parameter is not None:
-            detail = "a NUL character or an unpaired surrogate cannot be stored or searched"
+            detail = "must not contain a NUL character or an unpaired surrogate"
+            if any("\x00" in value for value in request.GET.getlist(parameter)):
+                detail = "must not contain a NUL character"
             if api:
                 return JsonResponse({"error": "invalid", "detail": detail, "field": parameter}, status=400)
             return HttpResponseBadRequest(f"{parameter}: {detail}", content_type="text/plain")
