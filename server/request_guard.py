@@ -90,9 +90,11 @@ def as_json(response: HttpResponse) -> JsonResponse:
     status = response.status_code
     detail = DETAILS.get(status) or response.reason_phrase or "error"
     answer = JsonResponse({"error": ERROR_CODES.get(status, "error"), "detail": detail}, status=status)
-    for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+    for header in ("Allow", "Retry-After", "WWW-Authenticate", "Vary"):
         if header in response:
             answer[header] = response[header]
+    # Cookies set on the way (a session, the replica router's sticky cookie) must survive.
+    answer.cookies = response.cookies
     if status == 405 and "Allow" in response:
         answer.content = json.dumps(
             {"error": "method_not_allowed", "detail": f"use {response['Allow']}"}
