@@ -197,6 +197,8 @@ def floor_main(spec_path: str) -> int:
                         enroll_secret=spec["secret"], host_identifier=plan.host_identifier,
                         host_details={"hostname": plan.hostname, "os": plan.os, "agent_version": "0.1.0"},
                         seat={"floor": plan.floor, "label": plan.label},
+                        # As the agent does: a retry after a lost answer proves itself with it.
+                        claim_token=f"faults-{plan.host_identifier}-{os.getpid()}-token",
                     ).node_key
                     write(seat=plan.label, event="enrolled")
                 except (Unavailable, Rejected) as error:

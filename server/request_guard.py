@@ -74,7 +74,9 @@ class RequestGuardMiddleware:
         api = request.path.startswith(API_PREFIX)
         parameter = unstorable_parameter(request)
         if parameter is not None:
-            detail = "a NUL character or an unpaired surrogate cannot be stored or searched"
+            detail = "must not contain a NUL character or an unpaired surrogate"
+            if any("\x00" in value for value in request.GET.getlist(parameter)):
+                detail = "must not contain a NUL character"
             if api:
                 return JsonResponse({"error": "invalid", "detail": detail, "field": parameter}, status=400)
             return HttpResponseBadRequest(f"{parameter}: {detail}", content_type="text/plain")
@@ -88,9 +90,11 @@ def as_json(response: HttpResponse) -> JsonResponse:
     status = response.status_code
     detail = DETAILS.get(status) or response.reason_phrase or "error"
     answer = JsonResponse({"error": ERROR_CODES.get(status, "error"), "detail": detail}, status=status)
-    for header in ("Allow", "Retry-After", "WWW-Authenticate"):
+    for header in ("Allow", "Retry-After", "WWW-Authenticate", "Vary"):
         if header in response:
             answer[header] = response[header]
+    # Cookies set on the way (a session, the replica router's sticky cookie) must survive.
+    answer.cookies = response.cookies
     if status == 405 and "Allow" in response:
         answer.content = json.dumps(
             {"error": "method_not_allowed", "detail": f"use {response['Allow']}"}

@@ -706,6 +706,8 @@ class VirtualSeat:
     # The key this host held in an earlier run: the proof that lets it enrol its identity
     # again (a real agent keeps it in its state folder).
     previous_node_key: str | None = None
+    # Like a real agent's: proves a retried enrolment (a lost answer) is this seat's.
+    claim_token: str = field(default_factory=lambda: uuid.uuid4().hex + uuid.uuid4().hex)
     enrolled: bool = False
     last_acknowledged_hash: str | None = None
     fixed: bool = False
@@ -896,6 +898,7 @@ class Simulation:
                 host_details=details,
                 seat={"floor": seat.plan.floor, "label": seat.plan.label},
                 previous_node_key=seat.node_key or seat.previous_node_key,
+                claim_token=seat.claim_token,
             )
         except Rejected as error:
             self._count(rejected=1, error=f"{seat.plan.label} enrol: {error}")

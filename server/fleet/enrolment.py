@@ -130,6 +130,8 @@ def _register(
     device.os_version = details.get("os_version") or ""
     device.agent_version = details.get("agent_version") or ""
     device.node_key_hash = node_key_hash
+    token = body.get("claim_token")
+    device.enrolment_token_hash = sha256_hex(token) if isinstance(token, str) and token else ""
     device.enrolled_at = now
     if device.seat_id is not None and not _in_scope(secret, device.seat):
         device.seat = None  # enrolled again for another site or floor: its old seat is not there
@@ -140,8 +142,18 @@ def _register(
 
 
 def _proves_identity(device: Device, body: dict[str, Any]) -> bool:
+    """The previous node key, or the claim token of the enrolment that issued the current key
+    (an agent whose enrolment answer was lost asks again with it): secrets only that install
+    of the agent holds."""
     previous = body.get("previous_node_key")
-    return isinstance(previous, str) and bool(previous) and sha256_hex(previous) == device.node_key_hash
+    if isinstance(previous, str) and previous and sha256_hex(previous) == device.node_key_hash:
+        return True
+    token = body.get("claim_token")
+    return (
+        bool(device.enrolment_token_hash)
+        and isinstance(token, str)
+        and sha256_hex(token) == device.enrolment_token_hash
+    )
 
 
 def _host_claim(device: Device, body: dict[str, Any]) -> EnrolmentClaim | None:

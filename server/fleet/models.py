@@ -118,7 +118,9 @@ class EnrollSecret(models.Model):
     max_uses = models.PositiveIntegerField(
         null=True, blank=True, help_text="Enrolments it allows; empty: no limit (a rollout's seat count)."
     )
-    uses = models.PositiveIntegerField(default=0, editable=False, help_text="Enrolments made with it.")
+    uses = models.PositiveIntegerField(
+        default=0, db_default=0, editable=False, help_text="Enrolments made with it."
+    )
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
@@ -215,6 +217,11 @@ class Device(models.Model):
     agent_version = models.CharField(max_length=50, blank=True)
     node_key_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     seat = models.OneToOneField(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="device")
+    # sha256 of the claim token the agent sent when it got its current key: the same agent
+    # asking again (its answer was lost) proves itself with it, as with its previous key.
+    enrolment_token_hash = models.CharField(
+        max_length=64, blank=True, default="", db_default="", editable=False
+    )
 
     enrolled_at = models.DateTimeField(default=now)
     last_seen_at = models.DateTimeField(null=True, blank=True, help_text="Server time of the last check-in.")
@@ -232,6 +239,7 @@ class Device(models.Model):
     recheck_sent_at = models.DateTimeField(null=True, blank=True)
     dead_lettered_reports = models.PositiveIntegerField(
         default=0,
+        db_default=0,
         help_text="Reports the agent set aside because the server refused them for good "
         "(kept on the workstation: readyfloor-agent requeue-dead --list).",
     )

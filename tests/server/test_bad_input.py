@@ -185,3 +185,17 @@ def test_a_body_over_the_limit_is_a_json_413_on_enrolment_too(client, settings) 
 
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
+
+
+def test_an_api_error_made_json_keeps_the_cookies_set_on_the_way(client) -> None:
+    from django.http import HttpResponseNotAllowed
+
+    from server.request_guard import as_json
+
+    original = HttpResponseNotAllowed(["GET"])
+    original.set_cookie("sticky", "1")
+
+    answer = as_json(original)
+
+    assert answer.status_code == 405 and answer["Allow"] == "GET"
+    assert answer.cookies["sticky"].value == "1"

@@ -264,3 +264,17 @@ def test_a_simulated_floor_run_again_proves_its_seats_with_the_keys_it_kept(
     assert not EnrolmentClaim.objects.exists()
     forgetful = simulate.run_simulation(live_server.url, enroll_secret, seats=4, once=True)
     assert forgetful.enrolled == 0 and EnrolmentClaim.objects.filter(kind=ClaimKind.HOST).count() == 4
+
+
+def test_an_agent_whose_enrolment_answer_was_lost_asks_again_with_its_claim_token(
+    client, enroll_secret, seats, policy
+) -> None:
+    lost = enrol(client, enroll_secret, "host-1", claim_token="the-agents-own-token-1")
+    assert lost.status_code == 201  # the answer never reached the agent
+
+    retried = enrol(client, enroll_secret, "host-1", claim_token="the-agents-own-token-1")
+    stranger = enrol(client, enroll_secret, "host-1", claim_token="somebody-elses-token-22")
+
+    assert retried.status_code == 201
+    assert checkin_status(client, retried.json()["node_key"]) == 202
+    assert stranger.status_code == 409
