@@ -83,6 +83,7 @@ def time_to_fix(
     until: dt.datetime | None = None,
     floor_id: int | None = None,
     check_id: str | None = None,
+    floor_ids: Iterable[int] | None = None,
 ) -> list[FixTimes]:
     """Per check, the failures fixed (fail → pass) between `since` and `until` (default:
     the last 30 days), slowest median first."""
@@ -93,6 +94,9 @@ def time_to_fix(
     if floor_id is not None:
         where.append("floor_id = %s")
         params.append(floor_id)
+    if floor_ids is not None:
+        where.append("floor_id = ANY(%s)")
+        params.append(list(floor_ids))
     if check_id is not None:
         where.append("check_id = %s")
         params.append(check_id)
