@@ -190,16 +190,9 @@ def _version_key(value: str) -> tuple:
 
 
 def fix_times(floor_ids: Sequence[int] | None, now: dt.datetime, days: int = 30) -> list[history.FixTimes]:
-    """Per check, how long failures fixed in the last `days` days stayed failing (slowest first).
-    The history records the floor each fix happened on; a scoped view sums its floors."""
-    since = now - dt.timedelta(days=days)
-    if floor_ids is None:
-        return history.time_to_fix(since=since, until=now)
-    return [
-        fix
-        for floor_id in floor_ids
-        for fix in history.time_to_fix(since=since, until=now, floor_id=floor_id)
-    ]
+    """Per check, how long failures fixed in the last `days` days stayed failing (slowest first),
+    on the floors in view (the history records the floor each fix happened on)."""
+    return history.time_to_fix(since=now - dt.timedelta(days=days), until=now, floor_ids=floor_ids)
 
 
 def failing_longest(floor_ids: Sequence[int] | None, limit: int | None) -> QuerySet[Seat]:

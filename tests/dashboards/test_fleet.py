@@ -220,6 +220,14 @@ def test_time_to_fix_is_the_mean_median_and_longest_per_check_over_30_days(fleet
     assert (fixes["audio.headset.present"].fixes, fixes["audio.headset.present"].mean_s) == (1, 3600.0)
 
 
+def test_time_to_fix_on_some_floors_counts_only_their_fixes(fleet):
+    assert [fix.check_id for fix in fleet_overview.fix_times([fleet.plan.floor.pk], NOW)] == [
+        "audio.headset.present",
+        "chrome.mic.site",
+    ]
+    assert fleet_overview.fix_times([fleet.paris.pk], NOW) == []
+
+
 def test_seats_not_ready_longest_come_first_and_devices_on_no_seat_are_listed(fleet):
     assert [seat.label for seat in fleet_overview.failing_longest(None, 10)] == ["P-01", "B-01"]
     assert [device.hostname for device in fleet_overview.unassigned_devices(None, 10)] == ["spare-laptop"]

@@ -95,7 +95,8 @@ def test_serve_demo_runs_the_product_on_embedded_services(tmp_path: Path) -> Non
             time.sleep(1)
         assert len(seats) >= 3, seats
         assert all(seat["failing_checks"][0]["reason"] for seat in seats)
-        floor_page = opener.open(f"{base}/", timeout=10).read().decode()
+        # The floor page ("/" is each role's home: the demo's IT admin lands on the fleet overview).
+        floor_page = opener.open(f"{base}/floor/", timeout=10).read().decode()
         assert seats[0]["failing_checks"][0]["reason"].split(" ")[0] in floor_page
         assert (tmp_path / "var" / "postgres").is_dir()
         # Where the README says: a person can reach the embedded Redis.
