@@ -30,8 +30,25 @@ class FloorInline(admin.TabularInline):
     extra = 0
 
 
+class SiteForm(forms.ModelForm):
+    class Meta:
+        model = Site
+        fields = "__all__"
+
+    def clean_timezone(self) -> str:
+        """One named IANA zone per site: every page, export and admin list shows the site's
+        times in it, so a typo would quietly show them in UTC instead."""
+        name = self.cleaned_data["timezone"].strip()
+        try:
+            zoneinfo.ZoneInfo(name)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+            raise forms.ValidationError(f"{name!r} is not an IANA time zone, e.g. Europe/Paris") from error
+        return name
+
+
 @admin.register(Site)
 class SiteAdmin(admin.ModelAdmin):
+    form = SiteForm
     list_display = ["name", "timezone", "created_at"]
     search_fields = ["name"]
     inlines = [FloorInline]

@@ -43,6 +43,21 @@ def test_the_admin_takes_and_shows_rows_and_columns_from_1_and_stores_them_from_
     assert '<td class="field-row_number">3</td>' in listing
 
 
+def test_a_site_s_time_zone_must_be_a_real_iana_zone(it_admin):
+    from server.fleet.admin import SiteForm
+    from server.fleet.models import Site
+
+    refused = it_admin.post("/admin/fleet/site/add/", {"name": "Lyon", "timezone": "Europe/Lyon"})
+    typo = SiteForm(data={"name": "Lyon", "timezone": "Europe/Lyon", "created_at": "2026-11-30 10:00"})
+    right = SiteForm(data={"name": "Paris", "timezone": " Europe/Paris ", "created_at": "2026-11-30 10:00"})
+
+    assert refused.status_code == 200 and "is not an IANA time zone" in refused.content.decode()
+    assert "is not an IANA time zone" in typo.errors["timezone"][0]
+    assert right.is_valid(), right.errors
+    assert right.save().timezone == "Europe/Paris"
+    assert list(Site.objects.values_list("name", flat=True)) == ["Paris"]
+
+
 def test_the_admin_refuses_row_0(it_admin, floor):
     response = it_admin.post(
         "/admin/fleet/seat/add/", {"floor": floor.pk, "label": "Z", "row": 0, "column": 1}
