@@ -10,6 +10,7 @@ its scope rule.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,6 +22,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from server.acknowledgements.acknowledging import acknowledge
+from server.acknowledgements.models import Acknowledgement
+from server.compliance import policy_versions
+from server.compliance.models import Policy
 from server.fleet.models import Device, Floor, Seat, Site
 
 pytestmark = pytest.mark.django_db
@@ -34,6 +39,12 @@ class World:
     floor_b: Floor
     site_b: Site
     seat_b: Seat
+    policy_b: Policy
+    ack_b: Acknowledgement
+
+
+# A refused URL, or (URL, JSON body) for an API action that takes one.
+Ask = str | tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -41,13 +52,17 @@ class Rule:
     kind: Literal["scoped", "public", "admin"]
     why: str
     # URLs that reach floor B and must be refused (403/404, nothing of B in the body).
-    refused: Callable[[World], list[str]] = lambda world: []
+    refused: Callable[[World], list[Ask]] = lambda world: []
     # URLs that answer 200 with the supervisor's own part and must hold nothing of floor B.
     filtered: Callable[[World], list[str]] = lambda world: []
     # Routes that only exist in some runs (e.g. bench-only endpoints).
     optional: bool = False
-    # How the refused URLs are asked: an action (recheck) is a POST.
-    method: Literal["get", "post"] = "get"
+    # How the refused URLs are asked: an action (recheck) is a POST; an API change a PATCH.
+    method: Literal["get", "post", "patch"] = "get"
+    # What an IT admin gets from the same URLs (a page's action redirects: 303), and whether
+    # that answer names floor B (a preview or a diff holds counts and values, no names).
+    admin_status: int = 200
+    admin_sees_b: bool = True
 
 
 ADMIN = Rule("admin", "the admin is the IT admins' alone: anyone else is sent to its login page")
@@ -96,6 +111,7 @@ ROUTES: dict[str, Rule] = {
         "recheck now (POST): not found outside the scope",
         refused=lambda w: [f"/seats/{w.seat_b.pk}/recheck"],
         method="post",
+        admin_status=303,
     ),
     "dashboards:seat": Rule(
         "scoped", "a seat page: not found outside the scope", refused=lambda w: [f"/seats/{w.seat_b.pk}/"]
@@ -122,7 +138,93 @@ ROUTES: dict[str, Rule] = {
         "operator API detail: not found outside the scope",
         refused=lambda w: [f"/api/v1/seats/{w.seat_b.pk}"],
     ),
+    "api:policies": Rule(
+        "scoped",
+        "policies: a supervisor lists the default policy and their own sites' and floors'",
+        filtered=lambda w: ["/api/v1/policies", "/api/v1/policies?page_size=1"],
+    ),
+    "api:policy": Rule(
+        "scoped",
+        "one policy: not found outside the scope",
+        refused=lambda w: [f"/api/v1/policies/{w.policy_b.pk}"],
+    ),
+    "api:policy_update": Rule(
+        "scoped",
+        "changing a policy (PATCH): not found outside the scope, forbidden to all but IT admins",
+        refused=lambda w: [(f"/api/v1/policies/{w.policy_b.pk}", {"comment": "from floor A"})],
+        method="patch",
+    ),
+    "api:policy_versions": Rule(
+        "scoped",
+        "a policy's versions: not found outside the scope",
+        refused=lambda w: [f"/api/v1/policies/{w.policy_b.pk}/versions"],
+    ),
+    "api:policy_version": Rule(
+        "scoped",
+        "one version of a policy: not found outside the scope",
+        refused=lambda w: [f"/api/v1/policies/{w.policy_b.pk}/versions/1"],
+    ),
+    "api:policy_diff": Rule(
+        "scoped",
+        "the diff of two versions: not found outside the scope",
+        refused=lambda w: [f"/api/v1/policies/{w.policy_b.pk}/diff?from_version=1&to_version=2"],
+        admin_sees_b=False,
+    ),
+    "api:policy_preview": Rule(
+        "scoped",
+        "a change's preview (POST): not found outside the scope, counts for those who see every floor",
+        refused=lambda w: [(f"/api/v1/policies/{w.policy_b.pk}/preview", {"min_chrome_major": 200})],
+        method="post",
+        admin_sees_b=False,
+    ),
+    "api:acknowledgements": Rule(
+        "scoped",
+        "acknowledgements: start from the scope; naming floor B's seat or floor is not found",
+        refused=lambda w: [
+            f"/api/v1/acknowledgements?seat={w.seat_b.pk}",
+            f"/api/v1/acknowledgements?floor={w.floor_b.pk}",
+        ],
+        filtered=lambda w: [
+            "/api/v1/acknowledgements",
+            "/api/v1/acknowledgements?status=active",
+            "/api/v1/acknowledgements?check=chrome.mic.site",
+        ],
+    ),
+    "api:acknowledge": Rule(
+        "scoped",
+        "acknowledging (POST) on floor B's seat or across floor B: not found",
+        refused=lambda w: [
+            ("/api/v1/acknowledgements", {**ack_body(), "seat": w.seat_b.pk}),
+            ("/api/v1/acknowledgements", {**ack_body(), "floor": w.floor_b.pk}),
+        ],
+        method="post",
+        admin_status=201,
+    ),
+    "api:acknowledgement": Rule(
+        "scoped",
+        "one acknowledgement: not found outside the scope",
+        refused=lambda w: [f"/api/v1/acknowledgements/{w.ack_b.pk}"],
+    ),
+    "api:acknowledgement_history": Rule(
+        "scoped",
+        "an acknowledgement's audit trail: not found outside the scope",
+        refused=lambda w: [f"/api/v1/acknowledgements/{w.ack_b.pk}/history"],
+    ),
+    "api:acknowledgement_revoke": Rule(
+        "scoped",
+        "revoking (POST): not found outside the scope",
+        refused=lambda w: [(f"/api/v1/acknowledgements/{w.ack_b.pk}/revoke", {"reason": "from floor A"})],
+        method="post",
+    ),
 }
+
+
+def ack_body() -> dict[str, Any]:
+    return {
+        "check_id": "chrome.mic.site",
+        "reason": "PARIS-ONLY vendor ticket",
+        "expires_at": (timezone.now() + dt.timedelta(days=7)).isoformat(),
+    }
 
 
 def walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
@@ -171,7 +273,7 @@ def fill(route: str, world: World) -> str:
 
 
 @pytest.fixture
-def world(floor, seats) -> World:
+def world(floor, seats, admin_user) -> World:
     """Floor A (the `floor` fixture, with its four seats) and floor B on another site, with a
     seat that cannot take calls and a workstation whose name would give it away."""
     site_b = Site.objects.create(name="Paris office", timezone="Europe/Paris")
@@ -192,13 +294,32 @@ def world(floor, seats) -> World:
     Device.objects.create(
         site=site_b, host_identifier="uuid-mz07", hostname="paris-mz07", os="windows", seat=seat_b
     )
-    return World(floor_b=floor_b, site_b=site_b, seat_b=seat_b)
+    policy_b = Policy(name="Mezzanine policy", floor=floor_b, cti_origins=["https://acme.my.salesforce.com"])
+    policy_versions.save(policy_b)
+    policy_b.min_chrome_major = 120
+    policy_versions.save(policy_b)
+    ack_b = acknowledge(
+        actor=admin_user,
+        check_id="chrome.mic.site",
+        reason="PARIS-ONLY vendor ticket",
+        expires_at=timezone.now() + dt.timedelta(days=7),
+        seat=seat_b,
+    )
+    return World(floor_b=floor_b, site_b=site_b, seat_b=seat_b, policy_b=policy_b, ack_b=ack_b)
 
 
 def body_of(response: Any) -> str:
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode(errors="replace")
     return response.content.decode(errors="replace")
+
+
+def ask(client: Any, rule: Rule, asked: Ask) -> tuple[str, Any]:
+    """(the URL, the answer) for a refused entry, sent with its JSON body when it has one."""
+    if isinstance(asked, str):
+        return asked, getattr(client, rule.method)(asked)
+    url, body = asked
+    return url, getattr(client, rule.method)(url, json.dumps(body), content_type="application/json")
 
 
 def leaks(response: Any, url: str) -> list[str]:
@@ -224,8 +345,8 @@ def test_a_supervisor_of_floor_a_gets_nothing_of_floor_b(client, supervisor, wor
         return  # public routes hold nothing of any floor; the login and agent tests cover them
 
     assert rule.refused(world) or rule.filtered(world), f"{key}: a scoped rule must try floor B"
-    for url in rule.refused(world):
-        response = getattr(client, rule.method)(url)
+    for asked in rule.refused(world):
+        url, response = ask(client, rule, asked)
         assert response.status_code in (403, 404), (url, response.status_code)
         assert not leaks(response, url), (url, leaks(response, url))
     for url in rule.filtered(world):
@@ -239,14 +360,12 @@ def test_the_same_urls_do_reach_floor_b_for_an_it_admin(client, admin_user, worl
     """Proof that the table aims at floor B: what the supervisor is refused, an IT admin gets."""
     rule = ROUTES[key]
     client.force_login(admin_user)
-    for url in rule.refused(world):
-        if rule.method == "post":
-            # An action answers with a redirect back to the page it was asked from.
-            assert client.post(url).status_code == 303, url
-            continue
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
-        assert any(marker in body_of(response) for marker in B_MARKERS), url
+    for asked in rule.refused(world):
+        url, response = ask(client, rule, asked)
+        # A page's action answers with a redirect back to the page it was asked from.
+        assert response.status_code == rule.admin_status, (url, response.status_code, body_of(response)[:300])
+        if rule.admin_sees_b and rule.admin_status != 303:
+            assert any(marker in body_of(response) for marker in B_MARKERS), url
 
 
 def test_an_auditor_reads_floor_b_but_may_not_open_the_admin(client, auditor, world):
