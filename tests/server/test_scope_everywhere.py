@@ -25,7 +25,7 @@ from django.utils import timezone
 from server.acknowledgements.acknowledging import acknowledge
 from server.acknowledgements.models import Acknowledgement
 from server.compliance import policy_versions
-from server.compliance.models import Policy
+from server.compliance.models import CheckTransition, Policy
 from server.fleet.models import Device, Floor, Seat, Site
 
 pytestmark = pytest.mark.django_db
@@ -216,6 +216,38 @@ ROUTES: dict[str, Rule] = {
         refused=lambda w: [(f"/api/v1/acknowledgements/{w.ack_b.pk}/revoke", {"reason": "from floor A"})],
         method="post",
     ),
+    "api:seat_transitions": Rule(
+        "scoped",
+        "a seat's per-check transitions: not found outside the scope",
+        refused=lambda w: [
+            f"/api/v1/history/seats/{w.seat_b.pk}/transitions",
+            f"/api/v1/history/seats/{w.seat_b.pk}/transitions?check=chrome.mic.site",
+        ],
+    ),
+    "api:seat_failing_since": Rule(
+        "scoped",
+        "since when a seat's checks fail: not found outside the scope",
+        refused=lambda w: [f"/api/v1/history/seats/{w.seat_b.pk}/failing-since"],
+        admin_sees_b=False,
+    ),
+    "api:time_to_fix": Rule(
+        "scoped",
+        "time-to-fix: floor B is not found; the whole fleet's figures are refused to a supervisor",
+        refused=lambda w: [f"/api/v1/history/time-to-fix?floor={w.floor_b.pk}"],
+        admin_sees_b=False,
+    ),
+    "api:floor_readiness_by_hour": Rule(
+        "scoped",
+        "a floor's readiness hour by hour: not found outside the scope",
+        refused=lambda w: [f"/api/v1/history/floors/{w.floor_b.pk}/readiness"],
+        admin_sees_b=False,
+    ),
+    "api:floor_failing_by_hour": Rule(
+        "scoped",
+        "a floor's failing checks hour by hour: not found outside the scope",
+        refused=lambda w: [f"/api/v1/history/floors/{w.floor_b.pk}/failing"],
+        admin_sees_b=False,
+    ),
 }
 
 
@@ -291,8 +323,19 @@ def world(floor, seats, admin_user) -> World:
             {"check_id": "chrome.mic.site", "state": "fail", "severity": "critical", "reason": "PARIS-ONLY"}
         ],
     )
-    Device.objects.create(
+    device_b = Device.objects.create(
         site=site_b, host_identifier="uuid-mz07", hostname="paris-mz07", os="windows", seat=seat_b
+    )
+    CheckTransition.objects.create(
+        device=device_b,
+        seat=seat_b,
+        floor=floor_b,
+        check_id="chrome.mic.site",
+        from_state="pass",
+        to_state="fail",
+        severity="critical",
+        reason="PARIS-ONLY",
+        at=timezone.now() - dt.timedelta(minutes=5),
     )
     policy_b = Policy(name="Mezzanine policy", floor=floor_b, cti_origins=["https://acme.my.salesforce.com"])
     policy_versions.save(policy_b)
