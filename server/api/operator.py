@@ -11,7 +11,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 from readyfloor_agent import __version__
 
-from server.api import acknowledgements, errors, history, policies, seats
+from server.api import acknowledgements, alerts, errors, history, policies, seats
 from server.api.auth import OPERATOR_AUTH
 
 api = NinjaAPI(
@@ -31,3 +31,4 @@ api.add_router("/v1/seats", seats.router)
 api.add_router("/v1/policies", policies.router)
 api.add_router("/v1/acknowledgements", acknowledgements.router)
 api.add_router("/v1/history", history.router)
+api.add_router("/v1/alerts", alerts.router)

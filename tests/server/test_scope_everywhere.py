@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from server.acknowledgements.acknowledging import acknowledge
 from server.acknowledgements.models import Acknowledgement
+from server.alerts.models import AlertRule, Channel, Delivery, Digest
 from server.compliance import policy_versions
 from server.compliance.models import CheckTransition, Policy
 from server.fleet.models import Device, Floor, Seat, Site
@@ -41,6 +42,8 @@ class World:
     seat_b: Seat
     policy_b: Policy
     ack_b: Acknowledgement
+    rule_b: AlertRule
+    delivery_b: Delivery
 
 
 # A refused URL, or (URL, JSON body) for an API action that takes one.
@@ -248,6 +251,47 @@ ROUTES: dict[str, Rule] = {
         refused=lambda w: [f"/api/v1/history/floors/{w.floor_b.pk}/failing"],
         admin_sees_b=False,
     ),
+    "api:alert_rules": Rule(
+        "scoped",
+        "alert rules: those watching every floor and the supervisor's own sites' and floors'",
+        filtered=lambda w: ["/api/v1/alerts/rules"],
+    ),
+    "api:alert_rule_create": Rule(
+        "scoped",
+        "creating a rule (POST): IT admins only, so floor B cannot be watched from floor A",
+        refused=lambda w: [("/api/v1/alerts/rules", {"name": "Mezzanine too", "floor": w.floor_b.pk})],
+        method="post",
+        admin_status=201,
+        admin_sees_b=False,
+    ),
+    "api:alert_rule": Rule(
+        "scoped",
+        "one alert rule: not found outside the scope",
+        refused=lambda w: [f"/api/v1/alerts/rules/{w.rule_b.pk}"],
+    ),
+    "api:alert_rule_update": Rule(
+        "scoped",
+        "changing a rule (PATCH): not found outside the scope, forbidden to all but IT admins",
+        refused=lambda w: [(f"/api/v1/alerts/rules/{w.rule_b.pk}", {"enabled": True})],
+        method="patch",
+    ),
+    "api:alert_channels": Rule(
+        "scoped",
+        "channels: a supervisor sees those of the rules they see, never a secret",
+        filtered=lambda w: ["/api/v1/alerts/channels"],
+    ),
+    "api:alert_deliveries": Rule(
+        "scoped",
+        "the delivery log: starts from the scope; naming floor B is not found",
+        refused=lambda w: [f"/api/v1/alerts/deliveries?floor={w.floor_b.pk}"],
+        filtered=lambda w: ["/api/v1/alerts/deliveries", "/api/v1/alerts/deliveries?status=failed"],
+    ),
+    "api:alert_delivery_replay": Rule(
+        "scoped",
+        "replaying (POST): not found outside the scope, forbidden to all but IT admins",
+        refused=lambda w: [f"/api/v1/alerts/deliveries/{w.delivery_b.pk}/replay"],
+        method="post",
+    ),
 }
 
 
@@ -348,7 +392,24 @@ def world(floor, seats, admin_user) -> World:
         expires_at=timezone.now() + dt.timedelta(days=7),
         seat=seat_b,
     )
-    return World(floor_b=floor_b, site_b=site_b, seat_b=seat_b, policy_b=policy_b, ack_b=ack_b)
+    # Port 9 (discard) refuses at once: an IT admin's replay is logged as a failed try.
+    channel_b = Channel.objects.create(name="Mezzanine on-call", url="http://127.0.0.1:9/hook")
+    rule_b = AlertRule.objects.create(name="Mezzanine seats", floor=floor_b)
+    rule_b.channels.add(channel_b)
+    now = timezone.now()
+    digest_b = Digest.objects.create(rule=rule_b, floor=floor_b, opened_at=now, closes_at=now, closed_at=now)
+    delivery_b = Delivery.objects.create(
+        digest=digest_b, channel=channel_b, subject="Mezzanine: MZ-07 NOT READY", body='{"seat": "MZ-07"}'
+    )
+    return World(
+        floor_b=floor_b,
+        site_b=site_b,
+        seat_b=seat_b,
+        policy_b=policy_b,
+        ack_b=ack_b,
+        rule_b=rule_b,
+        delivery_b=delivery_b,
+    )
 
 
 def body_of(response: Any) -> str:
