@@ -38,9 +38,8 @@ class ApiError(Exception):
 
 
 def field_of(error: dict[str, Any]) -> str:
-    # loc is ("query", "page_size") or ("body", "items", 0, "name"): drop where it came from.
-    # A JSON body arrives as one schema parameter, whose name ninja puts second
-    # (("body", "body", "formats", 0)): a client knows the fields, not our parameter's name.
+    # loc is ("query", "page_size") or ("body", "body", "items", 0, "name"): drop where it
+    # came from, and for a JSON body the endpoint's parameter name, which the client never sent.
     loc = tuple(error.get("loc", ()))
     skip = 2 if len(loc) > 2 and loc[0] == "body" else 1
     parts = [str(part) for part in loc[skip:]]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from ninja import NinjaAPI
 from readyfloor_agent import __version__
 
-from server.api import errors, reports, seats
+from server.api import acknowledgements, alerts, errors, history, policies, reports, seats
 from server.api.auth import OPERATOR_AUTH
 
 api = NinjaAPI(
@@ -29,3 +29,7 @@ errors.install(api)
 
 api.add_router("/v1/seats", seats.router)
 api.add_router("/v1/reports", reports.router)
+api.add_router("/v1/policies", policies.router)
+api.add_router("/v1/acknowledgements", acknowledgements.router)
+api.add_router("/v1/history", history.router)
+api.add_router("/v1/alerts", alerts.router)

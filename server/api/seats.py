@@ -13,7 +13,6 @@ import zoneinfo
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from django.core.paginator import EmptyPage, Paginator
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
@@ -23,12 +22,10 @@ from readyfloor_agent.checks import fix_for
 
 from dashboards.figures import STATUSES
 from server.api.errors import ApiError, ErrorOut
+from server.api.paging import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Page, paginate
 from server.compliance.models import CheckResult
 from server.fleet.models import Floor, Readiness, Seat, Site
 from server.roles import scope
-
-MAX_PAGE_SIZE = 500
-DEFAULT_PAGE_SIZE = 100
 
 router = Router(tags=["seats"])
 
@@ -100,12 +97,7 @@ class SeatDetailOut(SeatOut):
     checks: list[CheckOut] = Field(description="Every check result of the seat's workstation.")
 
 
-class SeatPage(Schema):
-    count: int
-    page: int
-    pages: int
-    next: str | None
-    previous: str | None
+class SeatPage(Page):
     results: list[SeatOut]
 
 
@@ -123,25 +115,7 @@ def list_seats(request: HttpRequest, filters: Query[SeatFilters]) -> Any:
     seats = filtered_seats(request.user, filters)
     if filters.format == "csv":
         return seats_csv(seats)
-    paginator = Paginator(seats, filters.page_size)
-    try:
-        page = paginator.page(filters.page)
-    except EmptyPage:
-        raise ApiError(404, f"there are {paginator.num_pages} pages", field="page") from None
-
-    def link(number: int) -> str:
-        query = request.GET.copy()
-        query["page"] = str(number)
-        return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
-
-    return {
-        "count": paginator.count,
-        "page": page.number,
-        "pages": paginator.num_pages,
-        "next": link(page.next_page_number()) if page.has_next() else None,
-        "previous": link(page.previous_page_number()) if page.has_previous() else None,
-        "results": [seat_json(seat) for seat in page.object_list],
-    }
+    return paginate(request, seats, filters, seat_json)
 
 
 @router.get(

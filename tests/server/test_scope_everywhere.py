@@ -12,6 +12,7 @@ its scope rule.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import zoneinfo
 from collections.abc import Callable, Iterator
@@ -24,6 +25,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
+from server.acknowledgements.acknowledging import acknowledge
+from server.acknowledgements.models import Acknowledgement
+from server.alerts.models import AlertRule, Channel, Delivery, Digest
+from server.compliance import policy_versions
+from server.compliance.models import CheckTransition, Policy
 from server.fleet.models import Device, Floor, Seat, Site
 from server.shifts.models import Shift
 
@@ -39,7 +45,14 @@ class World:
     site_b: Site
     seat_b: Seat
     shift_b: Any
-    acknowledgement_b: Any = None
+    policy_b: Policy
+    ack_b: Acknowledgement
+    rule_b: AlertRule
+    delivery_b: Delivery
+
+
+# A refused URL, or (URL, JSON body) for an API action that takes one.
+Ask = str | tuple[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -47,19 +60,21 @@ class Rule:
     kind: Literal["scoped", "public", "admin"]
     why: str
     # URLs that reach floor B and must be refused (403/404, nothing of B in the body).
-    refused: Callable[[World], list[str]] = lambda world: []
+    refused: Callable[[World], list[Ask]] = lambda world: []
     # URLs that answer 200 with the supervisor's own part and must hold nothing of floor B.
     filtered: Callable[[World], list[str]] = lambda world: []
     # URLs that send the supervisor to another page (their own home); followed to the end.
     redirected: Callable[[World], list[str]] = lambda world: []
     # Routes that only exist in some runs (e.g. bench-only endpoints).
     optional: bool = False
-    # How the refused URLs are asked: an action (recheck) is a POST, with this form data.
-    method: Literal["get", "post"] = "get"
-    # What a POST carries: a valid form, so an IT admin's answer proves the URL reaches floor B.
+    # How the refused URLs are asked: an action (recheck) is a POST; an API change a PATCH.
+    method: Literal["get", "post", "patch"] = "get"
+    # What a page's POST carries: a valid form, so an IT admin's answer proves the URL reaches B.
     data: Callable[[World], dict[str, Any]] = lambda world: {}
-    # What an IT admin's POST to a refused URL answers: a page's redirect, or an API's 201.
-    admin_post_status: int = 303
+    # What an IT admin gets from the same URLs (a page's action redirects: 303; an API's create
+    # 201), and whether that answer names floor B (a preview or a diff holds counts, no names).
+    admin_status: int = 200
+    admin_sees_b: bool = True
 
 
 ADMIN = Rule("admin", "the admin is the IT admins' alone: anyone else is sent to its login page")
@@ -126,12 +141,14 @@ ROUTES: dict[str, Rule] = {
         "recheck now (POST): not found outside the scope",
         refused=lambda w: [f"/seats/{w.seat_b.pk}/recheck"],
         method="post",
+        admin_status=303,
     ),
     "dashboards:seat_acknowledge": Rule(
         "scoped",
         "acknowledging a failing check from the seat page (POST): not found outside the scope",
         refused=lambda w: [f"/seats/{w.seat_b.pk}/acknowledge"],
         method="post",
+        admin_status=303,
         data=lambda w: {
             "check_id": "chrome.mic.site",
             "reason": "scope test",
@@ -141,8 +158,9 @@ ROUTES: dict[str, Rule] = {
     "dashboards:seat_revoke_acknowledgement": Rule(
         "scoped",
         "revoking a seat's acknowledgement (POST): not found outside the scope",
-        refused=lambda w: [f"/seats/{w.seat_b.pk}/acknowledgements/{w.acknowledgement_b.pk}/revoke"],
+        refused=lambda w: [f"/seats/{w.seat_b.pk}/acknowledgements/{w.ack_b.pk}/revoke"],
         method="post",
+        admin_status=303,
     ),
     "dashboards:seat": Rule(
         "scoped", "a seat page: not found outside the scope", refused=lambda w: [f"/seats/{w.seat_b.pk}/"]
@@ -181,6 +199,7 @@ ROUTES: dict[str, Rule] = {
         "make a report now (POST): a scope outside the viewer's is not found",
         refused=lambda w: ["/reports/now"],
         method="post",
+        admin_status=303,
         data=lambda w: {"scope": f"floor:{w.floor_b.pk}", "formats": ["csv"]},
     ),
     "dashboards:report_run": Rule(
@@ -208,6 +227,7 @@ ROUTES: dict[str, Rule] = {
         "subscribing (POST): a schedule outside the scope is not found",
         refused=lambda w: [f"/reports/schedules/{schedule_of_b(w)}/subscription"],
         method="post",
+        admin_status=303,
     ),
     "api:reportRuns": Rule(
         "scoped",
@@ -236,7 +256,158 @@ ROUTES: dict[str, Rule] = {
         "operator API, subscribing (POST): a schedule outside the scope is not found",
         refused=lambda w: [f"/api/v1/reports/schedules/{schedule_of_b(w)}/subscription"],
         method="post",
-        admin_post_status=201,
+        admin_status=201,
+    ),
+    "api:policies": Rule(
+        "scoped",
+        "policies: a supervisor lists the default policy and their own sites' and floors'",
+        filtered=lambda w: ["/api/v1/policies", "/api/v1/policies?page_size=1"],
+    ),
+    "api:policy": Rule(
+        "scoped",
+        "one policy: not found outside the scope",
+        refused=lambda w: [f"/api/v1/policies/{w.policy_b.pk}"],
+    ),
+    "api:policy_update": Rule(
+        "scoped",
+        "changing a policy (PATCH): not found outside the scope, forbidden to all but IT admins",
+        refused=lambda w: [(f"/api/v1/policies/{w.policy_b.pk}", {"comment": "from floor A"})],
+        method="patch",
+    ),
+    "api:policy_versions": Rule(
+        "scoped",
+        "a policy's versions: not found outside the scope",
+        refused=lambda w: [f"/api/v1/policies/{w.policy_b.pk}/versions"],
+    ),
+    "api:policy_version": Rule(
+        "scoped",
+        "one version of a policy: not found outside the scope",
+        refused=lambda w: [f"/api/v1/policies/{w.policy_b.pk}/versions/1"],
+    ),
+    "api:policy_diff": Rule(
+        "scoped",
+        "the diff of two versions: not found outside the scope",
+        refused=lambda w: [f"/api/v1/policies/{w.policy_b.pk}/diff?from_version=1&to_version=2"],
+        admin_sees_b=False,
+    ),
+    "api:policy_preview": Rule(
+        "scoped",
+        "a change's preview (POST): not found outside the scope, counts for those who see every floor",
+        refused=lambda w: [(f"/api/v1/policies/{w.policy_b.pk}/preview", {"min_chrome_major": 200})],
+        method="post",
+        admin_sees_b=False,
+    ),
+    "api:acknowledgements": Rule(
+        "scoped",
+        "acknowledgements: start from the scope; naming floor B's seat or floor is not found",
+        refused=lambda w: [
+            f"/api/v1/acknowledgements?seat={w.seat_b.pk}",
+            f"/api/v1/acknowledgements?floor={w.floor_b.pk}",
+        ],
+        filtered=lambda w: [
+            "/api/v1/acknowledgements",
+            "/api/v1/acknowledgements?status=active",
+            "/api/v1/acknowledgements?check=chrome.mic.site",
+        ],
+    ),
+    "api:acknowledge": Rule(
+        "scoped",
+        "acknowledging (POST) on floor B's seat or across floor B: not found",
+        refused=lambda w: [
+            ("/api/v1/acknowledgements", {**ack_body(), "seat": w.seat_b.pk}),
+            ("/api/v1/acknowledgements", {**ack_body(), "floor": w.floor_b.pk}),
+        ],
+        method="post",
+        admin_status=201,
+    ),
+    "api:acknowledgement": Rule(
+        "scoped",
+        "one acknowledgement: not found outside the scope",
+        refused=lambda w: [f"/api/v1/acknowledgements/{w.ack_b.pk}"],
+    ),
+    "api:acknowledgement_history": Rule(
+        "scoped",
+        "an acknowledgement's audit trail: not found outside the scope",
+        refused=lambda w: [f"/api/v1/acknowledgements/{w.ack_b.pk}/history"],
+    ),
+    "api:acknowledgement_revoke": Rule(
+        "scoped",
+        "revoking (POST): not found outside the scope",
+        refused=lambda w: [(f"/api/v1/acknowledgements/{w.ack_b.pk}/revoke", {"reason": "from floor A"})],
+        method="post",
+    ),
+    "api:seat_transitions": Rule(
+        "scoped",
+        "a seat's per-check transitions: not found outside the scope",
+        refused=lambda w: [
+            f"/api/v1/history/seats/{w.seat_b.pk}/transitions",
+            f"/api/v1/history/seats/{w.seat_b.pk}/transitions?check=chrome.mic.site",
+        ],
+    ),
+    "api:seat_failing_since": Rule(
+        "scoped",
+        "since when a seat's checks fail: not found outside the scope",
+        refused=lambda w: [f"/api/v1/history/seats/{w.seat_b.pk}/failing-since"],
+        admin_sees_b=False,
+    ),
+    "api:time_to_fix": Rule(
+        "scoped",
+        "time-to-fix: floor B is not found; the whole fleet's figures are refused to a supervisor",
+        refused=lambda w: [f"/api/v1/history/time-to-fix?floor={w.floor_b.pk}"],
+        admin_sees_b=False,
+    ),
+    "api:floor_readiness_by_hour": Rule(
+        "scoped",
+        "a floor's readiness hour by hour: not found outside the scope",
+        refused=lambda w: [f"/api/v1/history/floors/{w.floor_b.pk}/readiness"],
+        admin_sees_b=False,
+    ),
+    "api:floor_failing_by_hour": Rule(
+        "scoped",
+        "a floor's failing checks hour by hour: not found outside the scope",
+        refused=lambda w: [f"/api/v1/history/floors/{w.floor_b.pk}/failing"],
+        admin_sees_b=False,
+    ),
+    "api:alert_rules": Rule(
+        "scoped",
+        "alert rules: those watching every floor and the supervisor's own sites' and floors'",
+        filtered=lambda w: ["/api/v1/alerts/rules"],
+    ),
+    "api:alert_rule_create": Rule(
+        "scoped",
+        "creating a rule (POST): IT admins only, so floor B cannot be watched from floor A",
+        refused=lambda w: [("/api/v1/alerts/rules", {"name": "Mezzanine too", "floor": w.floor_b.pk})],
+        method="post",
+        admin_status=201,
+        admin_sees_b=False,
+    ),
+    "api:alert_rule": Rule(
+        "scoped",
+        "one alert rule: not found outside the scope",
+        refused=lambda w: [f"/api/v1/alerts/rules/{w.rule_b.pk}"],
+    ),
+    "api:alert_rule_update": Rule(
+        "scoped",
+        "changing a rule (PATCH): not found outside the scope, forbidden to all but IT admins",
+        refused=lambda w: [(f"/api/v1/alerts/rules/{w.rule_b.pk}", {"enabled": True})],
+        method="patch",
+    ),
+    "api:alert_channels": Rule(
+        "scoped",
+        "channels: a supervisor sees those of the rules they see, never a secret",
+        filtered=lambda w: ["/api/v1/alerts/channels"],
+    ),
+    "api:alert_deliveries": Rule(
+        "scoped",
+        "the delivery log: starts from the scope; naming floor B is not found",
+        refused=lambda w: [f"/api/v1/alerts/deliveries?floor={w.floor_b.pk}"],
+        filtered=lambda w: ["/api/v1/alerts/deliveries", "/api/v1/alerts/deliveries?status=failed"],
+    ),
+    "api:alert_delivery_replay": Rule(
+        "scoped",
+        "replaying (POST): not found outside the scope, forbidden to all but IT admins",
+        refused=lambda w: [f"/api/v1/alerts/deliveries/{w.delivery_b.pk}/replay"],
+        method="post",
     ),
 }
 
@@ -276,6 +447,14 @@ def schedule_of_b(world: World) -> int:
     if created:
         scheduling.sync_periodic_task(schedule)
     return schedule.pk
+
+
+def ack_body() -> dict[str, Any]:
+    return {
+        "check_id": "chrome.mic.site",
+        "reason": "PARIS-ONLY vendor ticket",
+        "expires_at": (timezone.now() + dt.timedelta(days=7)).isoformat(),
+    }
 
 
 def walk(patterns: list[Any], prefix: str = "", namespace: str = "") -> Iterator[tuple[str, str]]:
@@ -324,7 +503,7 @@ def fill(route: str, world: World) -> str:
 
 
 @pytest.fixture
-def world(floor, seats) -> World:
+def world(floor, seats, admin_user) -> World:
     """Floor A (the `floor` fixture, with its four seats) and floor B on another site, with a
     seat that cannot take calls and a workstation whose name would give it away."""
     site_b = Site.objects.create(name="Paris office", timezone="Europe/Paris")
@@ -342,7 +521,7 @@ def world(floor, seats) -> World:
             {"check_id": "chrome.mic.site", "state": "fail", "severity": "critical", "reason": "PARIS-ONLY"}
         ],
     )
-    Device.objects.create(
+    device_b = Device.objects.create(
         site=site_b, host_identifier="uuid-mz07", hostname="paris-mz07", os="windows", seat=seat_b
     )
     # A shift on floor B starting in five minutes: inside its lead time, so its board lists seats.
@@ -354,17 +533,46 @@ def world(floor, seats) -> World:
         ends_at=(start + dt.timedelta(hours=8)).time().replace(second=0, microsecond=0),
         weekdays=[start.weekday()],
     )
-    from server.acknowledgements.acknowledging import acknowledge
-
-    acknowledgement_b = acknowledge(
-        actor=None,  # type: ignore[arg-type]  # made by no one: the fixture, not a person
+    CheckTransition.objects.create(
+        device=device_b,
+        seat=seat_b,
+        floor=floor_b,
+        check_id="chrome.mic.site",
+        from_state="pass",
+        to_state="fail",
+        severity="critical",
+        reason="PARIS-ONLY",
+        at=timezone.now() - dt.timedelta(minutes=5),
+    )
+    policy_b = Policy(name="Mezzanine policy", floor=floor_b, cti_origins=["https://acme.my.salesforce.com"])
+    policy_versions.save(policy_b)
+    policy_b.min_chrome_major = 120
+    policy_versions.save(policy_b)
+    ack_b = acknowledge(
+        actor=admin_user,
         check_id="chrome.mic.site",
         reason="PARIS-ONLY vendor ticket",
-        expires_at=timezone.now() + dt.timedelta(days=3),
+        expires_at=timezone.now() + dt.timedelta(days=7),
         seat=seat_b,
     )
+    # Port 9 (discard) refuses at once: an IT admin's replay is logged as a failed try.
+    channel_b = Channel.objects.create(name="Mezzanine on-call", url="http://127.0.0.1:9/hook")
+    rule_b = AlertRule.objects.create(name="Mezzanine seats", floor=floor_b)
+    rule_b.channels.add(channel_b)
+    now = timezone.now()
+    digest_b = Digest.objects.create(rule=rule_b, floor=floor_b, opened_at=now, closes_at=now, closed_at=now)
+    delivery_b = Delivery.objects.create(
+        digest=digest_b, channel=channel_b, subject="Mezzanine: MZ-07 NOT READY", body='{"seat": "MZ-07"}'
+    )
     return World(
-        floor_b=floor_b, site_b=site_b, seat_b=seat_b, shift_b=shift_b, acknowledgement_b=acknowledgement_b
+        floor_b=floor_b,
+        site_b=site_b,
+        seat_b=seat_b,
+        shift_b=shift_b,
+        policy_b=policy_b,
+        ack_b=ack_b,
+        rule_b=rule_b,
+        delivery_b=delivery_b,
     )
 
 
@@ -372,6 +580,17 @@ def body_of(response: Any) -> str:
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode(errors="replace")
     return response.content.decode(errors="replace")
+
+
+def ask(client: Any, rule: Rule, asked: Ask, world: World) -> tuple[str, Any]:
+    """(the URL, the answer) for a refused entry: a page's POST with its form, an API's with its
+    JSON body."""
+    if isinstance(asked, str):
+        if rule.method == "get":
+            return asked, client.get(asked)
+        return asked, getattr(client, rule.method)(asked, rule.data(world))
+    url, body = asked
+    return url, getattr(client, rule.method)(url, json.dumps(body), content_type="application/json")
 
 
 def leaks(response: Any, url: str) -> list[str]:
@@ -399,8 +618,8 @@ def test_a_supervisor_of_floor_a_gets_nothing_of_floor_b(client, supervisor, wor
     assert rule.refused(world) or rule.filtered(world) or rule.redirected(world), (
         f"{key}: a scoped rule must try floor B"
     )
-    for url in rule.refused(world):
-        response = client.post(url, rule.data(world)) if rule.method == "post" else client.get(url)
+    for asked in rule.refused(world):
+        url, response = ask(client, rule, asked, world)
         assert response.status_code in (403, 404), (url, response.status_code)
         assert not leaks(response, url), (url, leaks(response, url))
     for url in rule.filtered(world):
@@ -419,14 +638,12 @@ def test_the_same_urls_do_reach_floor_b_for_an_it_admin(client, admin_user, worl
     """Proof that the table aims at floor B: what the supervisor is refused, an IT admin gets."""
     rule = ROUTES[key]
     client.force_login(admin_user)
-    for url in rule.refused(world):
-        if rule.method == "post":
-            # An action answers with a redirect back to the page it was asked from.
-            assert client.post(url, rule.data(world)).status_code == rule.admin_post_status, url
-            continue
-        response = client.get(url)
-        assert response.status_code == 200, (url, response.status_code)
-        assert any(marker in body_of(response) for marker in B_MARKERS), url
+    for asked in rule.refused(world):
+        url, response = ask(client, rule, asked, world)
+        # A page's action answers with a redirect back to the page it was asked from.
+        assert response.status_code == rule.admin_status, (url, response.status_code, body_of(response)[:300])
+        if rule.admin_sees_b and rule.admin_status not in (201, 303):
+            assert any(marker in body_of(response) for marker in B_MARKERS), url
 
 
 def test_an_auditor_reads_floor_b_but_may_not_open_the_admin(client, auditor, world):
