@@ -133,15 +133,16 @@ def run_json(request: HttpRequest, run: ReportRun) -> dict[str, Any]:
     }
 
 
+def _visible(request: HttpRequest, model: Any, pk: int, what: str, field: str) -> Any:
+    """One run or schedule the caller may see; the same 404 whether it is missing or out of scope."""
+    found = scoping.visible(request.user, model.objects.select_related("site", "floor")).filter(pk=pk).first()
+    if found is None:
+        raise ApiError(404, f"no {what} {pk} that you can see", field=field)
+    return found
+
+
 def visible_run(request: HttpRequest, run_id: int) -> ReportRun:
-    run = (
-        scoping.visible(request.user, ReportRun.objects.select_related("site", "floor"))
-        .filter(pk=run_id)
-        .first()
-    )
-    if run is None:
-        raise ApiError(404, f"no report run {run_id} that you can see", field="run_id")
-    return run
+    return _visible(request, ReportRun, run_id, "report run", "run_id")
 
 
 @router.post(
@@ -267,14 +268,7 @@ def list_schedules(request: HttpRequest) -> Any:
 
 
 def visible_schedule(request: HttpRequest, schedule_id: int) -> ReportSchedule:
-    schedule = (
-        scoping.visible(request.user, ReportSchedule.objects.select_related("site", "floor"))
-        .filter(pk=schedule_id)
-        .first()
-    )
-    if schedule is None:
-        raise ApiError(404, f"no report schedule {schedule_id} that you can see", field="schedule_id")
-    return schedule
+    return _visible(request, ReportSchedule, schedule_id, "report schedule", "schedule_id")
 
 
 @router.post(
