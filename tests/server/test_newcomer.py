@@ -171,7 +171,7 @@ def test_the_seat_page_tells_a_silent_seat_s_age_as_of_the_request(client, admin
     client.force_login(admin_user)
 
     seat_page = client.get(f"/seats/{seats[0].pk}/").content.decode()
-    floor_page = client.get("/").content.decode()
+    floor_page = client.get("/floor/").content.decode()
 
     for page in (seat_page, floor_page):
         assert "last report 42 min ago" in page and "0 s ago" not in page
