@@ -229,6 +229,9 @@ def _settings_from(values: dict[str, Any], sources: tuple[str, ...]) -> AgentSet
         origins = values["cti_origins"]
         if isinstance(origins, str):
             origins = [part for part in origins.replace("\n", ",").split(",")]
+        elif not isinstance(origins, (list, tuple)):
+            # A JSON settings file may hold anything here (true, 42): say so, don't crash.
+            raise SettingsError(f"cti_origins must be a list of origins, not {origins!r}")
         changes["cti_origins"] = tuple(str(origin).strip() for origin in origins if str(origin).strip())
     for key, kind in (("timeout", float), ("spool_max_entries", int), ("spool_max_bytes", int)):
         if values.get(key) not in (None, ""):
