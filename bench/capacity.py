@@ -843,10 +843,6 @@ def main(argv: list[str]) -> int:
 
 
 def benchmark(args: argparse.Namespace, stack: Any) -> int:
-    # Every simulated seat reports from 127.0.0.1, as a floor behind one NAT address would: the
-    # per-address limit is raised the way deploy/README.md tells such a site to (the per-node-key
-    # limit stays as shipped, and both are still counted in Redis on every check-in).
-    os.environ["READYFLOOR_RATE_CHECKIN_PER_ADDRESS"] = "10000000/m"
     stack.create_database()
     ingest.setup_django()
     say(f"database {stack.db_name}: migrating and laying out the site")

@@ -242,7 +242,8 @@ RATELIMIT_USE_CACHE = "ratelimit"
 RATELIMIT_ENABLE = envbool("READYFLOOR_RATE_LIMITS", True)
 # Rates as "count/period" (period s, m, h, d, optionally with a multiple: "100/10m"). An agent
 # reports once per interval (60 s by default, 5 s at the least) and drains a backlog at 2.5
-# reports per interval; a whole floor may sit behind one NAT address.
+# reports per interval. Per address, only check-ins refused for their node key are counted:
+# a whole site may sit behind one NAT address (server/agent_api/throttle.py).
 READYFLOOR_RATE_CHECKIN_PER_NODE_KEY = os.getenv("READYFLOOR_RATE_CHECKIN_PER_NODE_KEY", "60/m")
 READYFLOOR_RATE_CHECKIN_PER_ADDRESS = os.getenv("READYFLOOR_RATE_CHECKIN_PER_ADDRESS", "6000/m")
 READYFLOOR_RATE_ENROLL_PER_ADDRESS = os.getenv("READYFLOOR_RATE_ENROLL_PER_ADDRESS", "60/m")

@@ -1,6 +1,12 @@
-"""Rate limits of the agent API: per node key and per address for check-ins, per address and
-per enroll secret for enrolment (django-ratelimit, counted in Redis so every web process
-shares the counts).
+"""Rate limits of the agent API: per node key for check-ins, and per address for check-ins
+refused for their node key; per address and per enroll secret for enrolment (django-ratelimit,
+counted in Redis so every web process shares the counts).
+
+Accepted check-ins are not counted per address: a whole site may reach the server through one
+NAT address (a 10,000-seat site reporting every minute would meet any per-address limit meant
+for a flood), and each of its agents is already held by its own node key's limit. What a flood
+from one address looks like without valid keys -- guessed, revoked or missing ones -- is what
+the per-address count holds.
 
 A limited request gets ``429 rate_limited`` naming what was limited, with ``Retry-After``
 (seconds until the window ends), which the agent honours to the second. The limits protect
@@ -67,22 +73,27 @@ def limited(request: HttpRequest, group: str, rate: str, value: str, field: str)
 
 
 def checkin_limited(request: HttpRequest, node_key: str) -> JsonResponse | None:
+    """Counted before the body is read; a check-in without a node key is counted when it is
+    refused (refused_checkin_limited)."""
+    if not node_key:
+        return None
+    return limited(
+        request,
+        "checkin-node-key",
+        settings.READYFLOOR_RATE_CHECKIN_PER_NODE_KEY,
+        sha256_hex(node_key),
+        "(node key)",
+    )
+
+
+def refused_checkin_limited(request: HttpRequest) -> JsonResponse | None:
+    """Count a check-in refused for its node key against its address: the 429 once over."""
     return limited(
         request,
         "checkin-address",
         settings.READYFLOOR_RATE_CHECKIN_PER_ADDRESS,
         client_address(request),
         "(address)",
-    ) or (
-        limited(
-            request,
-            "checkin-node-key",
-            settings.READYFLOOR_RATE_CHECKIN_PER_NODE_KEY,
-            sha256_hex(node_key),
-            "(node key)",
-        )
-        if node_key
-        else None
     )
 
 

@@ -71,7 +71,7 @@ class AgentView(View):
         except ingest.Invalid as error:
             return BadRequest(400, "invalid", error.detail, error.field).response()
         except ingest.NodeInvalid:
-            return node_invalid()
+            return self.refused(request) or node_invalid()
         except ingest.FactsRequired:
             return BadRequest(
                 409,
@@ -89,6 +89,10 @@ class AgentView(View):
             )
 
     def limited(self, request: HttpRequest) -> HttpResponse | None:
+        return None
+
+    def refused(self, request: HttpRequest) -> HttpResponse | None:
+        """The answer to a request refused for its node key when a limit says more than 401."""
         return None
 
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
@@ -266,6 +270,9 @@ class EnrollView(AgentView):
 class CheckinView(AgentView):
     def limited(self, request: HttpRequest) -> HttpResponse | None:
         return throttle.checkin_limited(request, node_key_of(request))
+
+    def refused(self, request: HttpRequest) -> HttpResponse | None:
+        return throttle.refused_checkin_limited(request)
 
     def handle(self, request: HttpRequest, body: Any) -> HttpResponse:
         outcome = ingest.checkin(node_key_of(request), body)

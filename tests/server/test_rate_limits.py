@@ -1,5 +1,6 @@
-"""Rate limits on enrolment and check-ins (issue 11, item 4): per node key, per address and
-per secret, counted in the real Redis; 429 with Retry-After, which the real agent honours."""
+"""Rate limits on enrolment and check-ins (issue 11, item 4): per node key, per address (for
+check-ins, only those refused for their node key) and per secret, counted in the real Redis;
+429 with Retry-After, which the real agent honours."""
 
 from __future__ import annotations
 
@@ -55,15 +56,34 @@ def test_check_ins_per_node_key_are_limited_with_retry_after(
     assert post(client, CHECKIN, checkin_body(healthy_facts()), key=other).status_code == 202
 
 
-def test_check_ins_per_address_are_limited(client, enroll_secret, seats, policy, limits) -> None:
+def test_check_ins_refused_for_their_node_key_are_limited_per_address(
+    client, enroll_secret, seats, policy, limits
+) -> None:
     limits.READYFLOOR_RATE_CHECKIN_PER_ADDRESS = "3/m"
-    keys = [enrolled_key(client, enroll_secret, f"host-{n}") for n in range(4)]
-    for key in keys[:3]:
-        assert post(client, CHECKIN, checkin_body(healthy_facts()), key=key).status_code == 202
+    guesses = [
+        post(client, CHECKIN, checkin_body(healthy_facts()), key=f"guessed-key-{n}").status_code
+        for n in range(3)
+    ]
 
-    assert_limited(post(client, CHECKIN, checkin_body(healthy_facts()), key=keys[3]), "(address)")
-    elsewhere = post(client, CHECKIN, checkin_body(healthy_facts()), key=keys[3], REMOTE_ADDR="192.0.2.7")
-    assert elsewhere.status_code == 202
+    response = post(client, CHECKIN, checkin_body(healthy_facts()), key="guessed-key-again")
+
+    assert guesses == [401] * 3
+    assert_limited(response, "(address)")
+    elsewhere = post(client, CHECKIN, checkin_body(healthy_facts()), key="guessed", REMOTE_ADDR="192.0.2.7")
+    assert elsewhere.status_code == 401
+    assert CheckIn.objects.count() == 0
+
+
+def test_a_site_behind_one_nat_address_is_not_limited_per_address(
+    client, enroll_secret, seats, policy, limits
+) -> None:
+    limits.READYFLOOR_RATE_CHECKIN_PER_ADDRESS = "3/m"
+    keys = [enrolled_key(client, enroll_secret, f"host-{n}") for n in range(6)]
+
+    statuses = [post(client, CHECKIN, checkin_body(healthy_facts()), key=key).status_code for key in keys]
+
+    assert statuses == [202] * 6
+    assert CheckIn.objects.count() == 6
 
 
 def test_enrolments_per_address_are_limited_even_with_wrong_secrets(client, seats, limits) -> None:
