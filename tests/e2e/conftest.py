@@ -1,4 +1,4 @@
-"""The dashboards' browser fixtures (Debian's Chromium, a floor at the start of a shift), for the
-end-to-end tests that drive the pages as people do."""
+"""A floor at the start of a shift (the dashboards' fixture), for the end-to-end tests that drive
+the pages in Chromium (the `chromium` fixture is the session's, in tests/conftest.py)."""
 
-from tests.dashboards.conftest import chromium, floorplan  # noqa: F401  (fixtures, used by name)
+from tests.dashboards.conftest import floorplan  # noqa: F401  (a fixture, used by name)
