@@ -130,7 +130,7 @@ def board_acknowledge(request: HttpRequest, seat_id: int) -> HttpResponse:
     until = timezone.localtime(acknowledgement.expires_at, zone)
     messages.success(
         request,
-        f"Acknowledged {get_check(acknowledgement.check_id).title} on seat {seat.label} "
+        f"Acknowledged “{get_check(acknowledgement.check_id).title}” on seat {seat.label} "
         f"until {until:%a %-d %b, %H:%M} ({zone}).",
     )
     query = request.GET.urlencode()

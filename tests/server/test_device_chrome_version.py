@@ -8,6 +8,8 @@ import datetime as dt
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 
 from server.compliance.fleet_overview import breakdowns
 from server.fleet.models import Device
@@ -74,3 +76,37 @@ def test_an_older_report_never_moves_the_chrome_version_back(client, node_key):
     post(client, CHECKIN, late, key=node_key)
 
     assert Device.objects.get().chrome_version == "132.0.6834.57"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_backfills_each_device_s_chrome_version_from_its_current_facts() -> None:
+    before = [("fleet", "0008_enrolment_token_and_db_defaults")]
+    after = [("fleet", "0009_device_chrome_version")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    old = executor.loader.project_state(before).apps
+    site = old.get_model("fleet", "Site").objects.create(name="Lyon", timezone="Europe/Paris")
+    snapshots = old.get_model("fleet", "FactSnapshot").objects
+    facts = {
+        "reported": {"chrome": {"installed": True, "version": "131.0.6778.85"}},
+        "not-reported": {"chrome": {"installed": False, "version": None}},
+        "no-chrome-group": {"host": {"os": "linux"}},
+    }
+    devices = old.get_model("fleet", "Device").objects
+    for name, reported in facts.items():
+        devices.create(
+            site=site,
+            host_identifier=name,
+            hostname=name,
+            os="linux",
+            current_facts=snapshots.create(sha256=name, facts=reported),
+        )
+    devices.create(site=site, host_identifier="never", hostname="never", os="linux")
+
+    executor = MigrationExecutor(connection)
+    executor.migrate(after)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())  # the rest of the schema, as before
+
+    versions = dict(Device.objects.values_list("host_identifier", "chrome_version"))
+    assert versions == {"reported": "131.0.6778.85", "not-reported": "", "no-chrome-group": "", "never": ""}
