@@ -202,7 +202,7 @@ def lay_out(seats: int, floor_seats: int, days: int) -> Fleet:
     floors = (seats + floor_seats - 1) // floor_seats
     params = {"site": site.pk, "seats": seats, "per": floor_seats, "floors": floors, "days": days,
               "failing": json.dumps(FAILING), "at_risk": json.dumps(AT_RISK), "silent": json.dumps(SILENT),
-              "snapshots": snapshots, "os": list(OS_CYCLE)}
+              "snapshots": snapshots, "chrome": list(CHROME_VERSIONS), "os": list(OS_CYCLE)}
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {Floor._meta.db_table} (site_id, name)"
@@ -229,11 +229,12 @@ def lay_out(seats: int, floor_seats: int, days: int) -> Fleet:
         cursor.execute(
             f"INSERT INTO {Device._meta.db_table} (site_id, host_identifier, hostname, os, os_version,"
             " agent_version, seat_id, enrolled_at, last_seen_at, current_facts_id, facts_hash,"
-            " dropped_reports)"
+            " chrome_version, dropped_reports)"
             " SELECT %(site)s, 'bench-' || s.id, 'ws-' || s.id, (%(os)s::text[])[1 + s.id %% 4], '',"
             " CASE WHEN s.id %% 10 = 0 THEN '0.1.0' ELSE '0.2.0' END, s.id, now(),"
             " now() - interval '40 seconds',"
-            " (%(snapshots)s::bigint[])[1 + s.id %% 4], 'bench', 0"
+            # The Chrome version ingest keeps on the row, from the same snapshot's facts.
+            " (%(snapshots)s::bigint[])[1 + s.id %% 4], 'bench', (%(chrome)s::text[])[1 + s.id %% 4], 0"
             f" FROM {Seat._meta.db_table} s",
             params,
         )

@@ -16,6 +16,7 @@ urlpatterns = [
     path("floor/", views.floor_overview, name="floor"),
     path("fleet/", fleet_views.fleet_overview_page, name="fleet"),
     path("board/", board_views.shift_board, name="board"),
+    path("board/seats/<int:seat_id>/acknowledge", board_views.board_acknowledge, name="board_acknowledge"),
     path("seats/<int:seat_id>/", views.seat_detail, name="seat"),
     path("seats/<int:seat_id>/recheck", seat_help.seat_recheck, name="seat_recheck"),
     path("seats/<int:seat_id>/acknowledge", seat_acknowledgements.seat_acknowledge, name="seat_acknowledge"),

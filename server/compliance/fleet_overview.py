@@ -21,7 +21,7 @@ from django.db.models import QuerySet
 from readyfloor_agent.checks import CATALOG
 
 from server.compliance import history
-from server.fleet.models import Device, FactSnapshot, Floor, Readiness, Seat
+from server.fleet.models import Device, Floor, Readiness, Seat
 
 # The periods a trend is shown over, and how far apart its points are: 15 or 16 points each
 # (a point costs an index lookup per floor and readiness), so a 90-day trend costs what a 7-day
@@ -141,26 +141,21 @@ class BreakdownLine:
 def breakdowns(floor_ids: Sequence[int] | None) -> dict[str, list[BreakdownLine]]:
     """{"os" | "chrome" | "agent": lines, most devices first} in one pass over seated devices.
 
-    Chrome's major version is the first field of `chrome.version` in the device's current facts
-    (report.schema.json); a device that has not reported it is "not reported", never guessed."""
-    # Devices are counted by (OS, agent, facts snapshot, readiness) first, so the Chrome version
-    # is read from each snapshot's JSON once per group rather than once per device.
-    chrome_major = "NULLIF(split_part(snapshot.facts -> 'chrome' ->> 'version', '.', 1), '')"
+    Chrome's major version is the first field of the device's `chrome_version` (ingest keeps it
+    from `chrome.version` in the current facts); a device that has not reported it is "not
+    reported", never guessed."""
     floor_filter = "AND s.floor_id = ANY(%(floors)s)" if floor_ids is not None else ""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH seated AS (
-                SELECT d.os, NULLIF(d.agent_version, '') AS agent, d.current_facts_id, s.readiness,
+            WITH described AS (
+                SELECT d.os, NULLIF(d.agent_version, '') AS agent,
+                       NULLIF(split_part(d.chrome_version, '.', 1), '') AS chrome, s.readiness,
                        count(*) AS devices
                 FROM {Device._meta.db_table} d
                 JOIN {Seat._meta.db_table} s ON s.id = d.seat_id
                 WHERE TRUE {floor_filter}
                 GROUP BY 1, 2, 3, 4
-            ), described AS (
-                SELECT seated.os, seated.agent, {chrome_major} AS chrome, seated.readiness, seated.devices
-                FROM seated
-                LEFT JOIN {FactSnapshot._meta.db_table} snapshot ON snapshot.id = seated.current_facts_id
             )
             SELECT GROUPING(os), GROUPING(chrome), os, chrome, agent, readiness, sum(devices)
             FROM described

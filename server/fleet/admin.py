@@ -175,6 +175,7 @@ class DeviceAdmin(admin.ModelAdmin):
         "last_seen_at",
         "current_facts",
         "facts_hash",
+        "chrome_version",
         "facts_collected_at",
         "dropped_reports",
         "dead_lettered_reports",

@@ -507,7 +507,11 @@ def _accept_checkin(
                 ),
                 facts_collected_at = CASE WHEN {_NEWER} THEN %(collected)s ELSE facts_collected_at END,
                 facts_hash = CASE WHEN {_NEWER} THEN %(digest)s ELSE facts_hash END,
-                current_facts_id = CASE WHEN {_NEWER} THEN %(snapshot)s ELSE current_facts_id END
+                current_facts_id = CASE WHEN {_NEWER} THEN %(snapshot)s ELSE current_facts_id END,
+                -- Read from the snapshot only when the facts change (SET sees the old facts_hash):
+                -- the common check-in repeats known facts and leaves the column as it is.
+                chrome_version = CASE WHEN {_NEWER} AND facts_hash IS DISTINCT FROM %(digest)s
+                    THEN {_CHROME_VERSION} ELSE chrome_version END
             WHERE id = %(device)s AND EXISTS (SELECT 1 FROM accepted)
         )
         SELECT id FROM accepted
@@ -531,3 +535,9 @@ def _accept_checkin(
 
 
 _NEWER = "%(is_newer)s AND (facts_collected_at IS NULL OR facts_collected_at <= %(collected)s)"
+# Device.chrome_version: `chrome.version` of the new current facts (report.schema.json), blank
+# when not reported. The same expression backfilled it (migration 0009).
+_CHROME_VERSION = (
+    "COALESCE((SELECT left(snapshot.facts -> 'chrome' ->> 'version', 50)"
+    f" FROM {FactSnapshot._meta.db_table} snapshot WHERE snapshot.id = %(snapshot)s), '')"
+)

@@ -215,6 +215,10 @@ class Device(models.Model):
     os = models.CharField(max_length=16)
     os_version = models.CharField(max_length=100, blank=True)
     agent_version = models.CharField(max_length=50, blank=True)
+    # Chrome's version from the current facts (`chrome.version`), kept on the row so the fleet
+    # overview counts devices by Chrome major without reading every facts snapshot. Blank when
+    # the agent did not report it. Written by ingest with current_facts, never on its own.
+    chrome_version = models.CharField(max_length=50, blank=True, default="", db_default="")
     node_key_hash = models.CharField(max_length=64, unique=True, null=True, blank=True, editable=False)
     seat = models.OneToOneField(Seat, null=True, blank=True, on_delete=models.SET_NULL, related_name="device")
     # sha256 of the claim token the agent sent when it got its current key: the same agent

@@ -17,6 +17,8 @@ from readyfloor_agent.checks import Readiness as CatalogReadiness
 from readyfloor_agent.checks import fix_for, title_for
 from readyfloor_agent.checks.catalog import reason_now
 
+from server.acknowledgements.acknowledging import AcknowledgedFailures, annotate_acknowledgements
+from server.acknowledgements.models import Acknowledgement
 from server.fleet.models import Floor, Readiness, Seat
 from server.shifts import schedule
 from server.shifts.models import Shift, ShiftSnapshot
@@ -25,6 +27,16 @@ from server.shifts.models import Shift, ShiftSnapshot
 # then the unreadable, then those that will only prompt.
 FACTS = "device__current_facts__facts"
 ATTENTION_ORDER = (Readiness.NOT_READY, Readiness.OFFLINE, Readiness.UNKNOWN, Readiness.AT_RISK)
+
+
+@dataclass(frozen=True)
+class FailingCheck:
+    """One failing check of a seat on the board, with the acknowledgement that covers it now."""
+
+    check_id: str
+    title: str
+    state: str
+    acknowledgement: Acknowledgement | None
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,15 @@ class SeatToFix:
     reason: str
     fix_step: str
     more_failing: int
+    failing: tuple[FailingCheck, ...] = ()
+    # Down only for acknowledged failures (AcknowledgedFailures.covers): counted apart.
+    acknowledged: bool = False
+
+    @property
+    def to_acknowledge(self) -> FailingCheck | None:
+        """The check the board proposes to acknowledge: the worst not yet acknowledged."""
+        open_ones = [check for check in self.failing if check.acknowledgement is None]
+        return (open_ones or list(self.failing) or [None])[0]
 
 
 @dataclass
@@ -74,6 +95,11 @@ class Board:
     @property
     def ready_total(self) -> int:
         return self.counts.get(Readiness.READY, 0)
+
+    @property
+    def acknowledged_total(self) -> int:
+        """Seats listed as needing attention whose every failure is acknowledged."""
+        return sum(1 for item in self.attention if item.acknowledged)
 
 
 def choose_shift(shifts: list[Shift], now: dt.datetime) -> tuple[Shift | None, schedule.Occurrence | None]:
@@ -114,13 +140,13 @@ def board_for(
     board.counts = {readiness.value: counted.get(readiness.value, 0) for readiness in Readiness}
     board.seats_total = sum(board.counts.values())
     if board.shows_seats:
-        board.attention = seats_to_fix(seats)
+        board.attention = seats_to_fix(seats, now)
     return board
 
 
-def seats_to_fix(seats: Any) -> list[SeatToFix]:
+def seats_to_fix(seats: Any, now: dt.datetime | None = None) -> list[SeatToFix]:
     rows = list(
-        seats.exclude(readiness=Readiness.READY)
+        annotate_acknowledgements(seats.exclude(readiness=Readiness.READY), now)
         .select_related("device")
         # Who is signed in at the workstation, as the agent last reported it.
         .annotate(
@@ -131,10 +157,11 @@ def seats_to_fix(seats: Any) -> list[SeatToFix]:
     # The catalog's worst-first order: seats that will fail calls, then silent ones, then the
     # unreadable, then those that will only prompt; the longest-failing first within each.
     rows.sort(key=lambda seat: CatalogReadiness(seat.readiness).attention)
-    return [_seat_to_fix(seat) for seat in rows]
+    acknowledged = AcknowledgedFailures.from_seats(rows)
+    return [_seat_to_fix(seat, acknowledged) for seat in rows]
 
 
-def _seat_to_fix(seat: Seat) -> SeatToFix:
+def _seat_to_fix(seat: Seat, acknowledged: AcknowledgedFailures) -> SeatToFix:
     device = getattr(seat, "device", None)
     failing = [item for item in seat.failing or [] if isinstance(item, dict)]
     top = failing[0] if failing else None
@@ -148,7 +175,24 @@ def _seat_to_fix(seat: Seat) -> SeatToFix:
         reason=reason,
         fix_step=step,
         more_failing=max(len(failing) - 1, 0),
+        failing=tuple(
+            FailingCheck(
+                check_id=str(item.get("check_id", "")),
+                title=_title(str(item.get("check_id", "")), str(item.get("browser") or "chrome")),
+                state=str(item.get("state", "")),
+                acknowledgement=acknowledged.for_check(seat.pk, str(item.get("check_id", ""))),
+            )
+            for item in failing
+        ),
+        acknowledged=acknowledged.covers(seat.pk, failing),
     )
+
+
+def _title(check_id: str, browser: str) -> str:
+    try:
+        return title_for(check_id, browser)
+    except KeyError:
+        return check_id
 
 
 def _top_fix(seat: Seat, device: Any, top: dict[str, Any] | None) -> tuple[str, str, str]:
@@ -169,10 +213,7 @@ def _top_fix(seat: Seat, device: Any, top: dict[str, Any] | None) -> tuple[str, 
         return ("Waiting", "Waiting for the workstation's first report.", "")
     check_id = str(top.get("check_id", ""))
     browser = str(top.get("browser") or "chrome")
-    try:
-        title = title_for(check_id, browser)
-    except KeyError:
-        title = check_id
+    title = _title(check_id, browser)
     step = ""
     try:
         steps = fix_for(check_id, device.os, browser=browser).steps

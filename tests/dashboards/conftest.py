@@ -5,8 +5,6 @@ with no workstation yet. Built through the ORM the way the evaluation job leaves
 from __future__ import annotations
 
 import datetime as dt
-import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,27 +154,3 @@ def floorplan(floor) -> Floorplan:
 def staff_client(client, admin_user):
     client.force_login(admin_user)
     return client
-
-
-# Debian's Chromium, driven by Playwright without a browser download (tests marked `browser`).
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()

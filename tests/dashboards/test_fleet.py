@@ -102,9 +102,14 @@ def fleet(floorplan) -> Fleet:
     failing_rows(paris, 5, chrome__mic__site=3)
     failing_rows(paris, 1, chrome__mic__site=2)
 
-    # Chrome as the facts report it: two Lyon seats on 131, the not-ready one on 99.
-    Device.objects.filter(seat__in=floorplan.ready[:2]).update(current_facts=chrome("131.0.6778.86"))
-    Device.objects.filter(seat=floorplan.not_ready).update(current_facts=chrome("99.0.4844.51"))
+    # Chrome as ingest leaves it (facts, and their version on the device): two Lyon seats on 131,
+    # the not-ready one on 99.
+    Device.objects.filter(seat__in=floorplan.ready[:2]).update(
+        current_facts=chrome("131.0.6778.86"), chrome_version="131.0.6778.86"
+    )
+    Device.objects.filter(seat=floorplan.not_ready).update(
+        current_facts=chrome("99.0.4844.51"), chrome_version="99.0.4844.51"
+    )
     Device.objects.filter(seat=stuck).update(agent_version="0.2.0")
 
     # Fixes in the last 30 days: the site permission twice (10 and 30 min), the headset once (1 h);

@@ -136,6 +136,14 @@ ROUTES: dict[str, Rule] = {
         # Floor B's shift asked for on the supervisor's own board shows nothing of it.
         filtered=lambda w: ["/board/", "/board/?kiosk=1", f"/board/?shift={w.shift_b.pk}"],
     ),
+    "dashboards:board_acknowledge": Rule(
+        "scoped",
+        "acknowledging a failing check from a shift board's row (POST): not found outside the scope",
+        refused=lambda w: [f"/board/seats/{w.seat_b.pk}/acknowledge"],
+        method="post",
+        admin_status=303,
+        data=lambda w: {"check_id": "chrome.mic.site", "reason": "scope test", "until": "1d"},
+    ),
     "dashboards:seat_recheck": Rule(
         "scoped",
         "recheck now (POST): not found outside the scope",

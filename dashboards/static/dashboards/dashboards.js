@@ -46,6 +46,9 @@
         showProblem(false);
         var fresh = new DOMParser().parseFromString(text, "text/html");
         document.querySelectorAll("[data-live]").forEach(function (element) {
+          // A form being filled in (an acknowledgement on the board) is not swapped out from
+          // under the person: that part waits until the form is closed.
+          if (element.querySelector("details[open]")) { return; }
           var replacement = fresh.getElementById(element.id);
           if (replacement) { element.innerHTML = replacement.innerHTML; }
         });
