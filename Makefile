@@ -1,5 +1,7 @@
 # ReadyFloor — two commands: `make run` and `make test`.
 PYTHON ?= python3
+# Test processes (pytest-xdist): each has its own test database, Celery queue and worker.
+TEST_WORKERS ?= 2
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
@@ -38,7 +40,7 @@ test: $(STAMP)
 	@command -v tc >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || \
 		(echo "installing iproute2 (ip netns, tc) for bench/faults"; \
 		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2) >/dev/null)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -229,6 +229,9 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
 # requests are served unlimited (logged), never refused or slowed, since check-ins must keep
 # flowing then (see server/agent_api/throttle.py).
 RATELIMIT_CACHE_URL = os.getenv("READYFLOOR_RATELIMIT_REDIS_URL", "") or REDIS_URL
+# The embedded Redis is named the way Celery (kombu) spells a socket; redis-py spells it unix://.
+if RATELIMIT_CACHE_URL.startswith("redis+socket://"):
+    RATELIMIT_CACHE_URL = "unix://" + RATELIMIT_CACHE_URL.removeprefix("redis+socket://")
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
     "ratelimit": {

@@ -4,6 +4,7 @@ a real Celery worker process where behaviour crosses it, and the people who use 
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -15,8 +16,15 @@ from typing import Any
 import pytest
 
 # Tasks from this test run go to a queue of their own, so a ReadyFloor running on the
-# same Redis (or another test run) never takes them. Set before Django reads settings.
+# same Redis (or another test run) never takes them. Set before Django reads settings. Each
+# pytest-xdist worker has a test database of its own, so a queue of its own too: it inherits
+# the controller's environment, and a task taken by the other worker's Celery would be looked
+# up in the other database.
 os.environ.setdefault("CELERY_QUEUE", f"readyfloor-test-{uuid.uuid4().hex[:8]}")
+if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ["CELERY_QUEUE"].endswith(
+    os.environ["PYTEST_XDIST_WORKER"]
+):
+    os.environ["CELERY_QUEUE"] += "-" + os.environ["PYTEST_XDIST_WORKER"]
 # Rate limits count per address in a Redis every test shares: hundreds of requests from
 # 127.0.0.1 would trip them. Their own tests switch them on (tests/server/test_rate_limits.py).
 # The variable reaches servers started as processes; pytest_configure below, this process.
@@ -175,6 +183,9 @@ def start_celery_worker(**env: str) -> subprocess.Popen:
     from server.celery import app
 
     queues = ",".join(settings.READYFLOOR_QUEUES.values())
+    # A name of its own, and a ping to that name only: another worker on the same broker (a
+    # second pytest-xdist worker's) must not answer for this one.
+    name = f"{settings.CELERY_TASK_DEFAULT_QUEUE}-{uuid.uuid4().hex[:6]}@{socket.gethostname()}"
     # The worker's own log, for when a test times out waiting for it.
     log = open(REPO / "var" / "test-worker.log", "ab") if (REPO / "var").is_dir() else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
@@ -191,6 +202,7 @@ def start_celery_worker(**env: str) -> subprocess.Popen:
             "--without-gossip",
             "--without-mingle",
             "--without-heartbeat",
+            f"--hostname={name}",
         ],
         cwd=REPO,
         env=service_env(**env),
@@ -198,7 +210,7 @@ def start_celery_worker(**env: str) -> subprocess.Popen:
         stderr=subprocess.STDOUT,
     )
     try:
-        wait_for_worker(app)
+        wait_for_worker(app, name)
     except RuntimeError:
         stop(process)
         raise
@@ -240,13 +252,13 @@ def drop_queues_on_rabbitmq() -> None:
                 conn.default_channel.queue_delete(name)
 
 
-def wait_for_worker(app, timeout: float = 30.0) -> None:
+def wait_for_worker(app, name: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        replies = app.control.ping(timeout=0.5)
+        replies = app.control.ping(destination=[name], timeout=0.5)
         if replies:
             return
-    raise RuntimeError("the Celery worker did not start within 30 s")
+    raise RuntimeError(f"the Celery worker {name} did not start within {timeout:.0f} s")
 
 
 def wait_until(predicate, timeout: float = 20.0, interval: float = 0.1):

@@ -156,8 +156,10 @@ def test_a_supervisor_signs_in_and_sees_their_floor_and_nothing_of_another(
     assert page.get_by_role("link", name="Admin").count() == 0
     page.screenshot(path="/tmp/readyfloor-supervisor.png", full_page=True)
 
-    response = page.goto(f"{live_server.url}/seats/{other.pk}/")
+    # The browser logs the 404 this test asks for, at a moment of its own: wait for that message
+    # before taking it out of the page's errors (nothing else may be there).
+    with page.expect_console_message(lambda message: "status of 404" in message.text):
+        response = page.goto(f"{live_server.url}/seats/{other.pk}/")
     assert response.status == 404
     assert "Z-01" not in page.content()
-    # The browser logs the 404 this test asked for; nothing else may be there.
     page.js_errors[:] = [error for error in page.js_errors if "status of 404" not in error]
