@@ -295,3 +295,18 @@ def chromium() -> Iterator:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(chromium) -> Iterator:
+    """A page of its own, failing the test on any JavaScript error or console error it logged."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.js_errors = errors  # a test that breaks the network on purpose clears what it caused
+    yield page
+    context.close()
+    assert errors == [], "the page logged JavaScript errors"

@@ -4,7 +4,6 @@ table, click through to a seat. Screenshot of the floor: /tmp/readyfloor-floor.p
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 from readyfloor_agent.checks import fix_for
@@ -21,20 +20,6 @@ SCREENSHOT = "/tmp/readyfloor-floor.png"
 SEAT_SCREENSHOT = "/tmp/readyfloor-seat.png"
 LOGIN_SCREENSHOT = "/tmp/readyfloor-login.png"
 SEAT_MARKERS = "#floor-map .scatterlayer .point"
-
-
-@pytest.fixture
-def page(chromium) -> Iterator:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    page.js_errors = errors  # a test that breaks the network on purpose clears what it caused
-    yield page
-    context.close()
-    assert errors == [], "the page logged JavaScript errors"
 
 
 def sign_in(page, live_server, screenshot: str | None = None, username: str = "ines") -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.dashboards.test_browser import page  # noqa: F401  (the fixture: a page that fails on JS errors)
 from tests.dashboards.test_fleet import fleet  # noqa: F401  (the fixture: two floors with 91 days of rollups)
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -21,7 +20,7 @@ SCREENSHOT = "/tmp/readyfloor-fleet.png"
 
 
 def test_an_it_admin_lands_on_the_fleet_overview_sees_the_trend_and_downloads_a_csv(
-    page,  # noqa: F811
+    page,
     live_server,
     admin_user,
     fleet,  # noqa: F811

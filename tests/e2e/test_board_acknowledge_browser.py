@@ -6,7 +6,6 @@ Screenshot: /tmp/readyfloor-board-acknowledge.png."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,19 +21,6 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOT = "/tmp/readyfloor-board-acknowledge.png"
-
-
-@pytest.fixture
-def page(chromium) -> Iterator:
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-    yield page
-    context.close()
-    assert errors == [], "the page logged JavaScript errors"
 
 
 def test_a_supervisor_acknowledges_a_failing_check_from_the_board_and_sees_it_acknowledged(
