@@ -40,7 +40,7 @@ test: $(STAMP)
 	@command -v tc >/dev/null 2>&1 && command -v ip >/dev/null 2>&1 || \
 		(echo "installing iproute2 (ip netns, tc) for bench/faults"; \
 		 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq iproute2) >/dev/null)
-	$(PY) -m pytest -n $(TEST_WORKERS)
+	CELERY_QUEUE=$${CELERY_QUEUE:-readyfloor-test-$$$$} $(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

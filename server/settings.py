@@ -267,6 +267,12 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # (evaluate), and neither may hold up an alert. Workers consume them separately (serve.py,
 # deploy/); the names share a prefix so several installations (or test runs) can share Redis.
 CELERY_QUEUE = os.getenv("CELERY_QUEUE", "readyfloor")
+# A process of a parallel test run (pytest-xdist) has a test database of its own, so its tasks
+# need a queue of their own: another process's worker would look them up in the wrong database.
+# (Read here because pytest-django reads these settings before any conftest.py runs.)
+_TEST_PROCESS = os.getenv("PYTEST_XDIST_WORKER", "")
+if _TEST_PROCESS and not CELERY_QUEUE.endswith(f"-{_TEST_PROCESS}"):
+    CELERY_QUEUE = f"{CELERY_QUEUE}-{_TEST_PROCESS}"
 READYFLOOR_QUEUES = {
     "evaluate": CELERY_QUEUE,  # one check-in's seat: latency matters
     "bulk": f"{CELERY_QUEUE}.bulk",  # re-judging many seats, the sweep, purges

@@ -15,16 +15,11 @@ from typing import Any
 
 import pytest
 
-# Tasks from this test run go to a queue of their own, so a ReadyFloor running on the
-# same Redis (or another test run) never takes them. Set before Django reads settings. Each
-# pytest-xdist worker has a test database of its own, so a queue of its own too: it inherits
-# the controller's environment, and a task taken by the other worker's Celery would be looked
-# up in the other database.
+# Tasks from a test run go to a queue of their own, so a ReadyFloor running on the same Redis
+# (or another test run) never takes them. pytest-django reads the settings before this file,
+# so this names the queue of the processes a parallel run starts (pytest-xdist's, which add
+# their own suffix in settings.py) and `make test` names it for the whole run.
 os.environ.setdefault("CELERY_QUEUE", f"readyfloor-test-{uuid.uuid4().hex[:8]}")
-if os.environ.get("PYTEST_XDIST_WORKER") and not os.environ["CELERY_QUEUE"].endswith(
-    os.environ["PYTEST_XDIST_WORKER"]
-):
-    os.environ["CELERY_QUEUE"] += "-" + os.environ["PYTEST_XDIST_WORKER"]
 # Rate limits count per address in a Redis every test shares: hundreds of requests from
 # 127.0.0.1 would trip them. Their own tests switch them on (tests/server/test_rate_limits.py).
 # The variable reaches servers started as processes; pytest_configure below, this process.
