@@ -4,14 +4,18 @@ the web server are killed (SIGKILL) and restarted on a schedule, and the network
 agents and the server is degraded and cut. Nothing an agent was told is stored may be lost or
 stored twice, and every stored report must be evaluated soon after the last fault.
 
-One command does everything, as root (namespaces and tc need it): a fresh database on the
-PostgreSQL named by DATABASE_URL; a broker of its own that it may kill (a redis-server on a
-free port, or with --broker rabbitmq a RabbitMQ node of its own); gunicorn, a Celery worker
-and beat. The agents run in a network namespace of their own (`ip netns`), joined to the
-server's by a veth pair, so the network faults are real: `tc netem` (latency and loss, then
+One command does everything, as root (namespaces and tc need it), on three test hosts made
+with network namespaces (`ip netns`): agents (the floor), web (gunicorn, a Celery worker and
+beat) and db (a PostgreSQL cluster of its own, initdb'd from Debian's binaries into the run's
+work dir, and a broker of its own that it may kill: a redis-server, or with --broker rabbitmq a
+RabbitMQ node and a redis-server for the rate limits). Point-to-point veth pairs join
+agents-web, web-db, and this machine to db and to web; nothing is routed, so IP forwarding is
+not needed. The network faults impair the agents-web link: `tc netem` (latency and loss, then
 100 % loss) where the kernel has it, else `tc tbf` (a link too slow for the floor: latency and
-drops, then one no packet fits through). Where namespaces cannot be made the floor runs beside
-the server, the network faults are skipped and the table says so.
+drops, then one no packet fits through). Where namespaces cannot be made (or with --no-netns)
+everything runs on this machine at 127.0.0.1, the network faults are skipped and the table says
+KILLS ONLY. The namespaces, the cluster and every process are removed at the end, also when the
+run is stopped by SIGTERM or SIGINT.
 
 The floor is the agent's own HTTP client (readyfloor_agent.client) and the simulator's facts,
 one thread per seat: it reports every --interval seconds, sometimes with changed facts
@@ -124,7 +128,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                      help="the floor keeps reporting this long after the last fault, so the reports "
                           "it kept are resent, then stops (default: %(default)s)")
     run.add_argument("--no-netns", action="store_true",
-                     help="run the floor beside the server (no network faults), e.g. without root")
+                     help="run everything on this machine (kills only, no network faults), e.g. without root")
     floor = parser.add_argument_group("the floor")
     floor.add_argument("--seats", type=positive, default=60, metavar="N",
                        help="simulated seats, one agent thread each (default: %(default)s)")
@@ -140,7 +144,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     stack = parser.add_argument_group("the stack")
     stack.add_argument("--workers", type=positive, default=2, metavar="N",
                        help="gunicorn sync workers (default: %(default)s)")
-    stack.add_argument("--keep-db", action="store_true", help="keep the benchmark database for inspection")
+    stack.add_argument("--keep-db", action="store_true",
+                       help="keep the benchmark's PostgreSQL cluster (stopped) for inspection")
     output = parser.add_argument_group("output")
     output.add_argument("--json", metavar="PATH",
                         help="also write the results as JSON to PATH; '-' prints JSON instead of the table")
@@ -263,23 +268,23 @@ def free_port() -> int:
 
 
 class Services:
-    """The broker, web, worker and beat of this run, each restartable with the same command."""
+    """The broker, web, worker, beat and floor of this run, each restartable with the same
+    command. A command may start with `ip netns exec NS`: that execs the program in place, so
+    the process we hold is the program itself and a kill reaches it."""
 
-    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+    def __init__(self, log_dir: Path) -> None:
         self.log_dir = log_dir
-        self.env = env
-        self.commands: dict[str, tuple[list[str], dict[str, str], str | None]] = {}
+        self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         self.processes: dict[str, subprocess.Popen] = {}
 
-    def define(self, name: str, argv: list[str], env: dict[str, str] | None = None,
-               user: str | None = None) -> None:
-        self.commands[name] = (argv, env or self.env, user)
+    def define(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.commands[name] = (argv, env)
 
     def start(self, name: str) -> None:
-        argv, env, user = self.commands[name]
+        argv, env = self.commands[name]
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - lives as long as the child
         self.processes[name] = subprocess.Popen(argv, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True, user=user)
+                                                start_new_session=True)
 
     def tree(self, name: str) -> list[Any]:
         """The process and all its descendants, found by parent links: rabbitmq-server starts
@@ -327,42 +332,59 @@ class Services:
                 process.wait(timeout=5)
 
 
-def wait_for_port(port: int, timeout: float, what: str, services: Services, name: str) -> None:
+def wait_for_port(address: str, port: int, timeout: float, what: str, services: Services, name: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if services.processes[name].poll() is not None:
             raise SetupFailed(f"{what} exited with code {services.processes[name].returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+        if port_answers(address, port):
             return
         time.sleep(0.3)
-    raise SetupFailed(f"{what} did not listen on port {port} within {timeout:.0f} s")
+    raise SetupFailed(f"{what} did not listen on {address}:{port} within {timeout:.0f} s")
 
 
-def define_broker(args: argparse.Namespace, services: Services, work: Path) -> tuple[str, int]:
-    """A broker of this run's own, which it may kill: (broker URL, port)."""
+def port_answers(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def define_redis(name: str, services: Services, hosts: Hosts, work: Path, durable: bool) -> int:
+    """A redis-server of this run's own on the db host: the broker (durable: an append-only
+    file, fsync every second, what a broker that should survive a restart runs) or, for a
+    RabbitMQ run, the rate limits' cache. Returns its port."""
+    redis_server = shutil.which("redis-server")
+    if not redis_server:
+        raise SetupFailed("redis-server is not installed (apt-get install redis-server)")
     port = free_port()
-    if args.broker == "redis":
-        redis_server = shutil.which("redis-server")
-        if not redis_server:
-            raise SetupFailed("redis-server is not installed (apt-get install redis-server)")
-        data = work / "redis"
-        data.mkdir()
-        # Append-only file, fsync every second: what a broker that should survive a restart runs.
-        services.define("broker", [redis_server, "--port", str(port), "--bind", "127.0.0.1",
-                                   "--dir", str(data),
-                                   "--appendonly", "yes", "--save", "", "--daemonize", "no"])
-        return f"redis://127.0.0.1:{port}/0", port
+    data = work / name
+    data.mkdir()
+    persistence = ["--appendonly", "yes"] if durable else ["--appendonly", "no"]
+    services.define(name, [*hosts.exec("db"), redis_server, "--port", str(port),
+                           "--bind", *hosts.db_addresses(), "--protected-mode", "no", "--dir", str(data),
+                           *persistence, "--save", "", "--daemonize", "no"], dict(os.environ))
+    return port
+
+
+def define_rabbitmq(services: Services, hosts: Hosts, work: Path) -> int:
+    """A RabbitMQ node of this run's own on the db host. Returns its AMQP port. In a namespace of
+    its own the node's epmd (started detached by the Erlang VM) is the namespace's, not the
+    machine's; Hosts.teardown kills it with everything else left in the namespace."""
     rabbitmq_server = shutil.which("rabbitmq-server")
     if not rabbitmq_server:
         raise SetupFailed("rabbitmq-server is not installed (apt-get install rabbitmq-server)")
+    port = free_port()
     data = work / "rabbitmq"
     (data / "mnesia").mkdir(parents=True)
     (data / "log").mkdir()
-    (data / "rabbitmq.conf").write_text(f"listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n")
+    listeners = "".join(f"listeners.tcp.{n} = {address}:{port}\n"
+                        for n, address in enumerate(hosts.db_addresses(), start=1))
+    (data / "rabbitmq.conf").write_text(listeners + "loopback_users = none\n")
     (data / "plugins").write_text("[].\n")
     # rabbitmq-server runs as the rabbitmq user when started as root: it must own its files.
     subprocess.run(["chown", "-R", "rabbitmq:rabbitmq", str(data)], check=False)
-    os.chmod(work, 0o755)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin:/usr/sbin:/sbin"),
         "HOME": str(data),
@@ -375,64 +397,183 @@ def define_broker(args: argparse.Namespace, services: Services, work: Path) -> t
         "RABBITMQ_LOG_BASE": str(data / "log"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(data / "plugins"),
     }
-    services.define("broker", [rabbitmq_server], env=env)
-    return f"amqp://guest:guest@127.0.0.1:{port}//", port
+    services.define("broker", [*hosts.exec("db"), rabbitmq_server], env)
+    return port
 
 
-# -- the network between the floor and the server -------------------------------------------------
+def postgres_bin() -> Path | None:
+    """Debian's PostgreSQL server binaries (postgresql-15 here), the newest installed."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"),
+                   key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0)
+    return found[-1].parent if found else None
+
+
+class Cluster:
+    """A PostgreSQL cluster of this run's own on the db host: initdb into the work dir, listening
+    on the db host's addresses, trust for the run's subnet, stopped and removed at the end. Its
+    own, so that the database is on the db host, behind the network, like the broker."""
+
+    def __init__(self, bin_dir: Path, work: Path, hosts: Hosts) -> None:
+        self.bin_dir = bin_dir
+        self.hosts = hosts
+        self.dir = work / "postgres"
+        self.data = self.dir / "data"
+        self.port = free_port()
+        # PostgreSQL refuses to run as root; setpriv execs in place (su and runuser fork).
+        self.as_owner = (["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups"]
+                         if os.geteuid() == 0 else [])
+        self.env = dict(os.environ, LC_ALL="C")
+
+    def url(self, address: str, name: str = "postgres") -> str:
+        return f"postgresql://postgres@{address}:{self.port}/{name}"
+
+    def _run(self, argv: list[str], timeout: float = 120) -> None:
+        done = subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=timeout)
+        if done.returncode != 0:
+            raise SetupFailed(f"`{' '.join(argv)}` failed: {(done.stderr or done.stdout).strip()[-500:]}")
+
+    def start(self) -> None:
+        self.dir.mkdir()
+        if self.as_owner:
+            shutil.chown(self.dir, "postgres", "postgres")
+        # --no-sync: the cluster is thrown away; commits are still flushed while it runs.
+        self._run([*self.as_owner, str(self.bin_dir / "initdb"), "-D", str(self.data), "-U", "postgres",
+                   "--auth=trust", "-E", "UTF8", "--no-sync"])
+        with open(self.data / "postgresql.conf", "a") as conf:
+            conf.write(f"listen_addresses = '{','.join(self.hosts.db_addresses())}'\n"
+                       f"port = {self.port}\nunix_socket_directories = ''\n")
+        if self.hosts.subnet:
+            with open(self.data / "pg_hba.conf", "a") as hba:
+                hba.write(f"host all all {self.hosts.subnet} trust\n")
+        self._run([*self.hosts.exec("db"), *self.as_owner, str(self.bin_dir / "pg_ctl"), "-D", str(self.data),
+                   "-l", str(self.dir / "postgres.log"), "-w", "-t", "60", "start"])
+
+    def stop(self, keep: bool) -> None:
+        # The pid file, not whether start returned: a run stopped during `pg_ctl start` may
+        # already have a postmaster.
+        if (self.data / "postmaster.pid").exists():
+            with contextlib.suppress(Exception):
+                from django.db import connections
+
+                connections.close_all()
+            try:
+                self._run([*self.as_owner, str(self.bin_dir / "pg_ctl"), "-D", str(self.data),
+                           "-m", "fast", "-w", "-t", "30", "stop"], timeout=60)
+            except (SetupFailed, subprocess.TimeoutExpired) as error:
+                say(f"could not stop the benchmark's PostgreSQL ({error}); Hosts.teardown kills it")
+        if keep and self.data.exists():
+            say(f"kept the benchmark's PostgreSQL cluster in {self.data} (stopped)")
+        else:
+            shutil.rmtree(self.data, ignore_errors=True)
+
+
+# -- the test hosts: network namespaces -----------------------------------------------------------
+
+ROLES = ("agents", "web", "db")
 
 
 @dataclass
-class Network:
-    """A namespace for the agents and a veth pair to it; None fields when it could not be made."""
+class Hosts:
+    """Three test hosts made with network namespaces: agents (the floor), web (gunicorn, the
+    Celery worker and beat) and db (PostgreSQL and the broker). Point-to-point veth pairs join
+    agents-web (the link the network faults impair), web-db, and the machine to db and to web
+    (this process lays out the data, waits for ports and verifies). No routing between links,
+    so nothing depends on IP forwarding or the FORWARD policy (Docker may set it to DROP).
+    Where they cannot be made every role is the machine itself, at 127.0.0.1."""
 
-    namespace: str = ""
-    host_if: str = ""
-    agent_if: str = ""
-    host_ip: str = "127.0.0.1"
+    namespaces: dict[str, str] = field(default_factory=dict)
+    host_ifs: list[str] = field(default_factory=list)
+    subnet: str = ""
+    agents_ip: str = "127.0.0.1"
+    web_for_agents: str = "127.0.0.1"
+    web_for_db: str = "127.0.0.1"
+    web_for_host: str = "127.0.0.1"
+    db_for_web: str = "127.0.0.1"
+    db_for_host: str = "127.0.0.1"
+    machine_ips: list[str] = field(default_factory=list)
+    agents_if: str = ""
+    web_if: str = ""
     method: str = ""  # "netem", "tbf", or "" (no network faults)
     why_not: str = ""
 
     @property
     def made(self) -> bool:
-        return bool(self.namespace)
+        return len(self.namespaces) == len(ROLES)
+
+    def exec(self, role: str) -> list[str]:
+        """The prefix that runs a command on the host of this role."""
+        return ["ip", "netns", "exec", self.namespaces[role]] if self.made else []
+
+    def db_addresses(self) -> list[str]:
+        return [self.db_for_web, self.db_for_host] if self.made else ["127.0.0.1"]
 
     def setup(self) -> None:
         tag = os.getpid() % 100_000
-        self.namespace, self.host_if, self.agent_if = f"rff{tag}", f"rff{tag}h", f"rff{tag}a"
-        octet2, octet3 = 200 + (tag // 250) % 50, tag % 250
-        self.host_ip, agent_ip = f"10.{octet2}.{octet3}.1", f"10.{octet2}.{octet3}.2"
-        steps = [
-            ["ip", "netns", "add", self.namespace],
-            ["ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.agent_if],
-            ["ip", "link", "set", self.agent_if, "netns", self.namespace],
-            ["ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if],
-            ["ip", "link", "set", self.host_if, "up"],
-            ["ip", "netns", "exec", self.namespace,
-             "ip", "addr", "add", f"{agent_ip}/30", "dev", self.agent_if],
-            ["ip", "netns", "exec", self.namespace, "ip", "link", "set", self.agent_if, "up"],
-            ["ip", "netns", "exec", self.namespace, "ip", "link", "set", "lo", "up"],
-        ]
-        for step in steps:
-            done = subprocess.run(step, capture_output=True, text=True, timeout=30)
-            if done.returncode != 0:
-                self.why_not = f"`{' '.join(step)}` failed: {done.stderr.strip() or done.returncode}"
-                self.teardown()
-                return
+        # A /28 per run, unique per pid: four /30 links.
+        base = f"10.{100 + (tag // 250) % 100}.{tag % 250}"
+        self.subnet = f"{base}.0/28"
+        names = {role: f"rff{tag}{role[0]}" for role in ROLES}
+        links = [("agents", "web", 1), ("web", "db", 5), ("host", "db", 9), ("host", "web", 13)]
+        addresses: dict[tuple[str, str], str] = {}
+        try:
+            for role, name in names.items():
+                self._ip("netns", "add", name)
+                self.namespaces[role] = name
+                self._ip("-n", name, "link", "set", "lo", "up")
+            for left, right, first in links:
+                left_if, right_if = f"rff{tag}{left[0]}{right[0]}", f"rff{tag}{right[0]}{left[0]}"
+                self._ip("link", "add", left_if, "type", "veth", "peer", "name", right_if)
+                if left == "host":
+                    self.host_ifs.append(left_if)
+                ends = [(left, left_if, f"{base}.{first + 1}"), (right, right_if, f"{base}.{first}")]
+                for role, interface, address in ends:
+                    inside = [] if role == "host" else ["-n", self.namespaces[role]]
+                    if role != "host":
+                        self._ip("link", "set", interface, "netns", self.namespaces[role])
+                    self._ip(*inside, "addr", "add", f"{address}/30", "dev", interface)
+                    self._ip(*inside, "link", "set", interface, "up")
+                    addresses[(role, right if role == left else left)] = address
+        except SetupFailed as error:
+            self.why_not, self.subnet = str(error), ""
+            self.teardown()
+            return
+        self.agents_ip, self.web_for_agents = addresses[("agents", "web")], addresses[("web", "agents")]
+        self.web_for_db, self.db_for_web = addresses[("web", "db")], addresses[("db", "web")]
+        self.db_for_host, self.web_for_host = addresses[("db", "host")], addresses[("web", "host")]
+        self.machine_ips = [addresses[("host", "db")], addresses[("host", "web")]]
+        self.agents_if, self.web_if = f"rff{tag}aw", f"rff{tag}wa"
         for method in ("netem", "tbf"):
-            if self._qdisc("add", self.host_if, self._degrade_args(method)) == "":
-                self._qdisc("del", self.host_if, [])
+            if self._qdisc("add", "web", self.web_if, self._degrade_args(method)) == "":
+                self._qdisc("del", "web", self.web_if, [])
                 self.method = method
                 break
         else:
             self.why_not = "neither tc netem nor tc tbf is available in this kernel"
 
+    @staticmethod
+    def _ip(*argv: str) -> None:
+        done = subprocess.run(["ip", *argv], capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            raise SetupFailed(f"`ip {' '.join(argv)}` failed: {done.stderr.strip() or done.returncode}")
+
     def teardown(self) -> None:
-        if self.namespace:
-            subprocess.run(["ip", "netns", "del", self.namespace], capture_output=True, timeout=30)
-        if self.host_if:
-            subprocess.run(["ip", "link", "del", self.host_if], capture_output=True, timeout=30)
-        self.namespace = ""
+        """Idempotent, and run from the signal handler's path too. Whatever is still running in
+        our namespaces is ours (the floor, a postgres pg_ctl could not stop, the epmd the Erlang
+        VM starts detached): a namespace whose name is deleted lives on while a process is in
+        it, so they are killed first."""
+        import psutil
+
+        for name in self.namespaces.values():
+            done = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True, timeout=30)
+            for pid in done.stdout.split():
+                with contextlib.suppress(psutil.Error):
+                    psutil.Process(int(pid)).kill()
+        for name in self.namespaces.values():
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, timeout=30)
+        # Deleting a namespace deletes its veth ends, and with them their peers here; in case.
+        for interface in self.host_ifs:
+            subprocess.run(["ip", "link", "del", interface], capture_output=True, timeout=30)
+        self.namespaces, self.host_ifs = {}, []
 
     @staticmethod
     def _degrade_args(method: str) -> list[str]:
@@ -449,9 +590,8 @@ class Network:
         # A bucket smaller than any packet: nothing passes and nothing is refused, like a cut cable.
         return ["tbf", "rate", "8bit", "burst", "64", "limit", "1"]
 
-    def _qdisc(self, action: str, interface: str, qdisc: list[str], inside: bool = False) -> str:
-        prefix = ["ip", "netns", "exec", self.namespace] if inside else []
-        command = [*prefix, "tc", "qdisc", action, "dev", interface, "root", *qdisc]
+    def _qdisc(self, action: str, role: str, interface: str, qdisc: list[str]) -> str:
+        command = [*self.exec(role), "tc", "qdisc", action, "dev", interface, "root", *qdisc]
         done = subprocess.run(command, capture_output=True, text=True, timeout=30)
         return "" if done.returncode == 0 else (done.stderr.strip() or str(done.returncode))
 
@@ -463,14 +603,13 @@ class Network:
 
     def impair(self, kind: str) -> None:
         qdisc = self._degrade_args(self.method) if kind == "degrade" else self._cut_args(self.method)
-        # Both directions: each end shapes what it sends.
-        self._qdisc("replace", self.host_if, qdisc)
-        self._qdisc("replace", self.agent_if, qdisc, inside=True)
+        # Both directions of the agents-web link: each end shapes what it sends.
+        self._qdisc("replace", "web", self.web_if, qdisc)
+        self._qdisc("replace", "agents", self.agents_if, qdisc)
 
     def heal(self) -> None:
-        self._qdisc("del", self.host_if, [])
-        self._qdisc("del", self.agent_if, [], inside=True)
-
+        self._qdisc("del", "web", self.web_if, [])
+        self._qdisc("del", "agents", self.agents_if, [])
 
 # -- the run --------------------------------------------------------------------------------------
 
@@ -500,108 +639,177 @@ class Outcome:
     attempts: dict[str, int] = field(default_factory=dict)
 
 
+class Interrupted(Exception):
+    """SIGTERM or SIGINT: raised where the run is, so that its `finally` cleans up."""
+
+
 def main(argv: list[str]) -> int:
     if "--floor" in argv:
         return floor_main(argv[argv.index("--floor") + 1])
     args = parse_args(argv)
     stack = ingest.Stack(args)
     work = Path(tempfile.mkdtemp(prefix="readyfloor-faults-"))
-    services: Services | None = None
-    network = Network()
+    # Other users (postgres, rabbitmq) own their directories under it.
+    os.chmod(work, 0o755)
+    services = Services(stack.log_dir)
+    hosts = Hosts()
+    cluster: list[Cluster] = []
     status = 2
+
+    def interrupted(signum: int, _frame: Any) -> None:
+        raise Interrupted(signal.Signals(signum).name)
+
+    # A killed run used to leak its namespaces and its RabbitMQ node: a signal now unwinds
+    # through the `finally` below like any error.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, interrupted)
     try:
-        status, services, network = benchmark(args, stack, work, network)
+        status = benchmark(args, stack, work, services, hosts, cluster)
         return status
     except SetupFailed as error:
         say(f"bench/faults: could not set up the run: {error}")
         return status
+    except Interrupted as error:
+        say(f"bench/faults: stopped by {error}; cleaning up")
+        status = 128 + signal.Signals[str(error)].value
+        return status
     finally:
-        if services is not None:
-            stop_file = work / "stop"
-            stop_file.touch()
-            services.stop_all()
-        network.teardown()
-        stack.drop_database()
-        if status == 0 and not args.log:
+        # A second signal must not cut the cleanup short.
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, signal.SIG_IGN)
+        (work / "stop").touch()
+        services.stop_all()
+        if cluster:
+            cluster[0].stop(keep=args.keep_db)
+        else:
+            stack.drop_database()
+        hosts.teardown()
+        if status == 0 and not args.log and not args.keep_db:
             shutil.rmtree(work, ignore_errors=True)
             shutil.rmtree(stack.log_dir, ignore_errors=True)
         else:
             say(f"logs kept in {work} and {stack.log_dir}")
 
 
-def benchmark(args: argparse.Namespace, stack: Any, work: Path,
-              network: Network) -> tuple[int, Services | None, Network]:
+def benchmark(args: argparse.Namespace, stack: Any, work: Path, services: Services, hosts: Hosts,
+              cluster: list[Cluster]) -> int:
+    bin_dir = postgres_bin()
     if args.no_netns:
-        network.why_not = "--no-netns"
+        hosts.why_not = "--no-netns"
     elif os.geteuid() != 0:
-        network.why_not = "not root"
+        hosts.why_not = "not root"
     elif not shutil.which("ip") or not shutil.which("tc"):
-        network.why_not = "iproute2 (ip, tc) is not installed"
+        hosts.why_not = "iproute2 (ip, tc) is not installed"
+    elif bin_dir is None:
+        hosts.why_not = "no PostgreSQL server binaries in /usr/lib/postgresql/*/bin for the db host"
     else:
-        network.setup()
-    if network.made:
-        say(f"agents in namespace {network.namespace}, server at {network.host_ip}; network faults with "
-            f"tc {network.method or '(none)'}")
+        hosts.setup()
+    if hosts.made:
+        say(f"hosts agents, web, db: namespaces {', '.join(hosts.namespaces.values())} ({hosts.subnet}); "
+            f"network faults with tc {hosts.method or '(none)'}")
     else:
-        say(f"KILLS ONLY: namespaces could not be made ({network.why_not}); the floor runs beside the "
-            "server and the network faults are skipped")
+        say(f"KILLS ONLY: namespaces could not be made ({hosts.why_not}); everything runs on this "
+            "machine and the network faults are skipped")
 
-    services = Services(stack.log_dir, {})
-    broker_url, broker_port = define_broker(args, services, work)
-    os.environ["REDIS_URL"] = broker_url if args.broker == "redis" else os.environ.get("REDIS_URL", "")
-    os.environ["CELERY_BROKER_URL"] = broker_url
+    # The database: a cluster of our own on the db host, else (no binaries) DATABASE_URL's.
+    if bin_dir is not None:
+        cluster.append(Cluster(bin_dir, work, hosts))
+        cluster[0].start()
+        os.environ["DATABASE_URL"] = cluster[0].url(hosts.db_for_host, "readyfloor")
+        database = f"postgresql {bin_dir.parent.name} (its own cluster) :{cluster[0].port}"
+    else:
+        database = "postgresql of DATABASE_URL"
+    # Each URL as this machine (to lay out and judge) and as the web host see the db host.
+    db_seen = (hosts.db_for_host, hosts.db_for_web)
+    if args.broker == "redis":
+        broker_port = define_redis("broker", services, hosts, work, durable=True)
+        broker_url = {at: f"redis://{at}:{broker_port}/0" for at in db_seen}
+        cache_url = broker_url
+        brokers = f"redis broker :{broker_port}"
+    else:
+        broker_port = define_rabbitmq(services, hosts, work)
+        broker_url = {at: f"amqp://guest:guest@{at}:{broker_port}//" for at in db_seen}
+        # The rate limits' cache, never killed: the web host cannot reach the machine's Redis.
+        cache_port = define_redis("cache", services, hosts, work, durable=False)
+        cache_url = {at: f"redis://{at}:{cache_port}/0" for at in db_seen}
+        services.start("cache")
+        wait_for_port(hosts.db_for_host, cache_port, 30, "the cache's redis", services, "cache")
+        brokers = f"rabbitmq broker :{broker_port}, redis cache (rate limits) :{cache_port}"
+    os.environ["REDIS_URL"] = cache_url[hosts.db_for_host]
+    os.environ["CELERY_BROKER_URL"] = broker_url[hosts.db_for_host]
     services.start("broker")
-    wait_for_port(broker_port, 120, f"the {args.broker} broker", services, "broker")
+    wait_for_port(hosts.db_for_host, broker_port, 120, f"the {args.broker} broker", services, "broker")
     stack.create_database()
-    env = dict(stack.env, CELERY_BROKER_URL=broker_url,
-               ALLOWED_HOSTS=f"localhost,127.0.0.1,{network.host_ip}", LOG_LEVEL="WARNING")
-    services.env = env
+    port = free_port()
+    web_addresses = [hosts.web_for_agents, hosts.web_for_host] if hosts.made else ["127.0.0.1"]
+    # The web host's processes reach the db host at its address on the web-db link.
+    env = dict(stack.env, DATABASE_URL=ingest.with_database(
+        cluster[0].url(hosts.db_for_web), stack.db_name) if cluster else stack.env["DATABASE_URL"],
+        REDIS_URL=cache_url[hosts.db_for_web], CELERY_BROKER_URL=broker_url[hosts.db_for_web],
+        ALLOWED_HOSTS=",".join(["localhost", "127.0.0.1", *web_addresses]), LOG_LEVEL="WARNING")
     ingest.setup_django()
     say(f"database {stack.db_name}: migrating, {args.seats} seats")
     secret = ingest.migrate_and_lay_out_floor(args.seats)
-    port = free_port()
     python = sys.executable
-    binds = ["--bind", f"127.0.0.1:{port}"]
-    if network.made:
-        binds += ["--bind", f"{network.host_ip}:{port}"]
-    services.define("web", [python, "-m", "gunicorn", "server.wsgi:application", *binds,
+    binds = [arg for address in web_addresses for arg in ("--bind", f"{address}:{port}")]
+    on_web = hosts.exec("web")
+    services.define("web", [*on_web, python, "-m", "gunicorn", "server.wsgi:application", *binds,
                             "--workers", str(args.workers), "--timeout", "30", "--log-level", "warning"], env)
-    services.define("worker", [python, "-m", "celery", "-A", "server", "worker", "--pool", "prefork",
+    services.define("worker", [*on_web, python, "-m", "celery", "-A", "server", "worker", "--pool", "prefork",
                                "--concurrency", "1", "--loglevel=WARNING", "-n", f"faults-{os.getpid()}@%h",
                                "--without-gossip", "--without-mingle", "--without-heartbeat"], env)
-    services.define("beat", [python, "-m", "celery", "-A", "server", "beat", "--loglevel=WARNING",
+    services.define("beat", [*on_web, python, "-m", "celery", "-A", "server", "beat", "--loglevel=WARNING",
                              "-s", str(work / "beat-schedule")], env)
     for name in ("web", "worker", "beat"):
         services.start(name)
-    wait_for_port(port, 60, "gunicorn", services, "web")
+    wait_for_port(hosts.web_for_host, port, 60, "gunicorn", services, "web")
+
+    def seen(*pairs: tuple[str, str]) -> str:
+        """Addresses, each with who reaches it there."""
+        if not hosts.made:
+            return "127.0.0.1"
+        return ", ".join(f"{address} ({peer})" for address, peer in pairs)
+
+    placement = [
+        ("agents", hosts.namespaces.get("agents", "-"), seen((hosts.agents_ip, "web")),
+         f"the floor ({args.seats} seats) -> http://{hosts.web_for_agents}:{port}"),
+        ("web", hosts.namespaces.get("web", "-"),
+         seen((hosts.web_for_agents, "agents"), (hosts.web_for_db, "db"), (hosts.web_for_host, "machine")),
+         f"gunicorn :{port} ({args.workers} workers), celery worker, celery beat"),
+        ("db", hosts.namespaces.get("db", "-"),
+         seen((hosts.db_for_web, "web"), (hosts.db_for_host, "machine")), f"{database}, {brokers}"),
+        ("machine", "-", seen(*zip(hosts.machine_ips, ("db", "web"), strict=False)),
+         "bench/faults: lays out the floor, waits for ports, kills, judges"),
+    ]
+    say(f"hosts: {', '.join(f'{row[0]} {row[2]}' for row in placement)}")
 
     faults = schedule(args)
     kinds = [fault.kind for fault in faults]
-    skipped = [kind for kind in kinds if kind in {"degrade", "cut"} and not network.method]
+    skipped = [kind for kind in kinds if kind in {"degrade", "cut"} and not hosts.method]
     faults = [fault for fault in faults if fault.kind not in skipped]
     log_path = Path(args.log) if args.log else work / "floor.jsonl"
     spec = {
-        "server": f"http://{network.host_ip}:{port}", "secret": secret, "seats": args.seats,
+        "server": f"http://{hosts.web_for_agents}:{port}", "secret": secret, "seats": args.seats,
         "floor": ingest.FLOOR_NAME, "interval": args.interval, "change_ratio": args.change_ratio,
         "timeout": args.timeout, "seed": args.seed, "cti_origin": ingest.CTI_ORIGIN,
         "log": str(log_path), "stop_file": str(work / "stop"),
     }
     (work / "floor.json").write_text(json.dumps(spec))
-    floor_argv = [python, str(Path(__file__).resolve()), "--floor", str(work / "floor.json")]
-    if network.made:
-        floor_argv = ["ip", "netns", "exec", network.namespace, *floor_argv]
-    floor = subprocess.Popen(floor_argv, cwd=REPO, env=dict(os.environ, PYTHONPATH=str(REPO / "agent")),
-                             stdout=open(stack.log_dir / "floor.log", "ab"), stderr=subprocess.STDOUT)  # noqa: SIM115
+    services.define("floor", [*hosts.exec("agents"), python, str(Path(__file__).resolve()), "--floor",
+                              str(work / "floor.json")], dict(os.environ, PYTHONPATH=str(REPO / "agent")))
+    services.start("floor")
+    floor = services.processes["floor"]
     began = time.time()
     say(f"floor of {args.seats} seats reporting every {args.interval:g} s; faults: "
         + ", ".join(f"{f.kind} at {f.start:.0f} s" for f in faults)
         + (f"; skipped (no namespaces/tc): {', '.join(skipped)}" if skipped else ""))
+    ports = {"broker": (hosts.db_for_host, broker_port), "web": (hosts.web_for_host, port)}
     for fault in faults:
         pause_until(began + fault.start)
-        apply_fault(fault, services, network, {"broker": broker_port, "web": port})
+        apply_fault(fault, services, hosts, ports)
         fault.start = time.time()
         pause_until(fault.start + args.fault_length)
-        restore(fault, services, network, broker_port)
+        restore(fault, services, hosts, ports["broker"])
         fault.end = time.time()
         say(f"  {fault.kind}: {fault.note}")
     last_fault_end = max((fault.end for fault in faults), default=time.time())
@@ -614,14 +822,16 @@ def benchmark(args: argparse.Namespace, stack: Any, work: Path,
     except subprocess.TimeoutExpired:
         floor.kill()
     outcome = judge(args, log_path, faults, last_fault_end)
-    print_report(args, faults, outcome, network, skipped, last_fault_end)
+    print_report(args, faults, outcome, hosts, placement, skipped)
     passed = (outcome.lost == 0 and outcome.duplicated == 0 and outcome.repeated_events == 0
               and outcome.unevaluated == 0 and outcome.readiness_matches == outcome.seats
               and outcome.acknowledged > 0)
     if args.json:
         document = {
             "settings": {k: v for k, v in vars(args).items() if k not in {"json", "floor"}},
-            "network": asdict(network), "skipped": skipped,
+            "network": asdict(hosts), "skipped": skipped,
+            "placement": [dict(zip(("host", "namespace", "addresses", "processes"), row, strict=True))
+                          for row in placement],
             "faults": [{**asdict(fault), "start": round(fault.start - began, 1),
                         "end": round(fault.end - began, 1)} for fault in faults],
             "outcome": asdict(outcome), "passed": passed,
@@ -631,7 +841,7 @@ def benchmark(args: argparse.Namespace, stack: Any, work: Path,
             print(text)
         else:
             Path(args.json).write_text(text + "\n")
-    return (0 if passed else 1), services, network
+    return 0 if passed else 1
 
 
 def schedule(args: argparse.Namespace) -> list[Fault]:
@@ -648,42 +858,34 @@ def pause_until(moment: float) -> None:
         time.sleep(delay)
 
 
-def apply_fault(fault: Fault, services: Services, network: Network, ports: dict[str, int]) -> None:
+def apply_fault(fault: Fault, services: Services, hosts: Hosts, ports: dict[str, tuple[str, int]]) -> None:
     if fault.kind in {"broker", "worker", "web"}:
         services.kill(fault.kind)
         if fault.kind == "worker":
             # Beat lives with the worker on most hosts; it goes down too.
             services.kill("beat")
-        if fault.kind in ports and port_answers(ports[fault.kind]):
+        if fault.kind in ports and port_answers(*ports[fault.kind]):
             # A fault that did not happen must not be reported as survived.
-            raise SetupFailed(f"the {fault.kind} still answers on port {ports[fault.kind]} after SIGKILL")
+            address, port = ports[fault.kind]
+            raise SetupFailed(f"the {fault.kind} still answers on {address}:{port} after SIGKILL")
         fault.note = f"SIGKILL {fault.kind}"
     else:
-        network.impair(fault.kind)
-        qdisc = network.degrade_args() if fault.kind == "degrade" else network.cut_args()
+        hosts.impair(fault.kind)
+        qdisc = hosts.degrade_args() if fault.kind == "degrade" else hosts.cut_args()
         fault.note = "tc qdisc " + " ".join(qdisc)
 
 
-def port_answers(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-def restore(fault: Fault, services: Services, network: Network, broker_port: int) -> None:
+def restore(fault: Fault, services: Services, hosts: Hosts, broker: tuple[str, int]) -> None:
     if fault.kind in {"broker", "worker", "web"}:
         services.start(fault.kind)
         if fault.kind == "worker":
             services.start("beat")
         if fault.kind == "broker":
-            wait_for_port(broker_port, 120, "the broker", services, "broker")
+            wait_for_port(*broker, 120, "the broker", services, "broker")
         fault.note += ", restarted"
     else:
-        network.heal()
+        hosts.heal()
         fault.note += ", healed"
-
 
 # -- judging --------------------------------------------------------------------------------------
 
@@ -777,26 +979,24 @@ def _aware(epoch: float):
     return dt.datetime.fromtimestamp(epoch, tz=dt.timezone.utc)
 
 
-def print_report(args: argparse.Namespace, faults: list[Fault], outcome: Outcome, network: Network,
-                 skipped: list[str], last_fault_end: float) -> None:
+def print_report(args: argparse.Namespace, faults: list[Fault], outcome: Outcome, hosts: Hosts,
+                 placement: list[tuple[str, str, str, str]], skipped: list[str]) -> None:
     if args.json == "-":
         return
+
+    table(("host", "namespace", "addresses", "ran there"), placement, numeric=0)
+    print()
 
     def seconds(value: float | None) -> str:
         return "never" if value is None else f"{value:.1f}"
 
-    header = ("fault", "what was done", "answers back s", "caught up s")
     rows = [(f.kind, f.note, seconds(f.answers_back_s), seconds(f.caught_up_s)) for f in faults]
-    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(header)]
-    fmt = "  ".join([f"{{:<{widths[0]}}}", f"{{:<{widths[1]}}}"] + [f"{{:>{w}}}" for w in widths[2:]])
-    print(fmt.format(*header))
-    print(fmt.format(*("-" * w for w in widths)))
-    for row in rows:
-        print(fmt.format(*row))
-    if not network.made:
-        print(f"KILLS ONLY: network faults skipped, namespaces could not be made ({network.why_not})")
+    table(("fault", "what was done", "answers back s", "caught up s"), rows, numeric=2)
+    if not hosts.made:
+        print(f"KILLS ONLY: network faults skipped, namespaces could not be made ({hosts.why_not}); "
+              "everything ran on this machine")
     elif skipped:
-        print(f"network faults skipped ({', '.join(skipped)}): {network.why_not}")
+        print(f"network faults skipped ({', '.join(skipped)}): {hosts.why_not}")
     print(f"broker {args.broker}; {args.seats} seats every {args.interval:g} s; attempts: "
           + ", ".join(f"{k} {v}" for k, v in sorted(outcome.attempts.items())))
     settle = f"{args.settle:g} s after the last fault"
@@ -816,6 +1016,17 @@ def print_report(args: argparse.Namespace, faults: list[Fault], outcome: Outcome
          outcome.readiness_matches == outcome.seats)
     for line in outcome.mismatches[:10]:
         print(f"  {line}")
+
+
+
+def table(header: tuple[str, ...], rows: list[tuple[str, ...]], numeric: int) -> None:
+    """Columns from `numeric` on are right-aligned (0: none)."""
+    widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:>{w}}}" if numeric and i >= numeric else f"{{:<{w}}}" for i, w in enumerate(widths))
+    print(fmt.format(*header).rstrip())
+    print(fmt.format(*("-" * w for w in widths)))
+    for row in rows:
+        print(fmt.format(*row).rstrip())
 
 
 if __name__ == "__main__":

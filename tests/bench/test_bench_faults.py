@@ -3,8 +3,8 @@ web server are SIGKILLed and restarted and (where namespaces and tc work) the ne
 agents and server is degraded and cut. Nothing acknowledged is lost or stored twice, and every
 stored report is evaluated within two minutes of the last fault; on Redis and on RabbitMQ.
 
-The benchmark starts its own broker (it kills it), its own database on the test run's
-PostgreSQL, and its own namespace; it cleans all of them up."""
+The benchmark starts its own test hosts (network namespaces: agents, web, db), its own
+PostgreSQL cluster and broker on the db host (it kills the broker), and cleans all of them up."""
 
 from __future__ import annotations
 
@@ -50,6 +50,13 @@ def test_kills_and_network_cuts_lose_nothing_duplicate_nothing_and_leave_nothing
     kinds = [fault["kind"] for fault in document["faults"]]
     if os.geteuid() == 0 and document["network"]["method"]:
         assert kinds == ["degrade", "broker", "worker", "web", "cut"]
+        # Agents, web and db each ran on a test host of its own, and none is left behind.
+        placement = {row["host"]: row for row in document["placement"]}
+        namespaces = {placement[role]["namespace"] for role in ("agents", "web", "db")}
+        assert len(namespaces) == 3
+        assert "gunicorn" in placement["web"]["processes"] and "postgresql" in placement["db"]["processes"]
+        left = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split()
+        assert not namespaces & set(left)
     else:
         assert kinds == ["broker", "worker", "web"]
         assert "network faults skipped" in done.stdout or "KILLS ONLY" in done.stdout
