@@ -21,7 +21,7 @@ from readyfloor_agent.checks import CATALOG
 from server.api.errors import ApiError, ErrorOut
 from server.api.paging import Page, PageQuery, paginate
 from server.compliance import policy_versions, preview
-from server.compliance.forms import PolicyForm, _severity_field_name
+from server.compliance.forms import PolicyForm, severity_field_name
 from server.compliance.models import Policy, PolicyVersion
 from server.roles import scope
 
@@ -284,7 +284,7 @@ def _clean_severities(value: dict[str, str]) -> dict[str, str]:
     for check_id, severity in value.items():
         if check_id not in known:
             raise ValidationError({f"severities.{check_id}": f"{check_id!r} is not a check of the catalog"})
-        field = PolicyForm.base_fields[_severity_field_name(check_id)]
+        field = PolicyForm.base_fields[severity_field_name(check_id)]
         try:
             chosen = field.clean(severity)
         except ValidationError as error:

@@ -74,7 +74,7 @@ class HeadsetsField(LinesField):
                 )
 
 
-def _severity_field_name(check_id: str) -> str:
+def severity_field_name(check_id: str) -> str:
     return "severity__" + check_id.replace(".", "__")
 
 
@@ -136,7 +136,7 @@ class _PolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         current = dict(self.instance.severities or {})
         for check in CATALOG:
-            self.initial.setdefault(_severity_field_name(check.id), current.get(check.id, ""))
+            self.initial.setdefault(severity_field_name(check.id), current.get(check.id, ""))
 
     def clean_browsers(self) -> list[str]:
         # None ticked means the default: the softphone runs in Chrome.
@@ -146,7 +146,7 @@ class _PolicyForm(forms.ModelForm):
         cleaned = super().clean()
         severities = {}
         for check in CATALOG:
-            chosen = cleaned.get(_severity_field_name(check.id))
+            chosen = cleaned.get(severity_field_name(check.id))
             if chosen and chosen != get_check(check.id).severity:
                 severities[check.id] = chosen
         cleaned["severities"] = severities
@@ -191,6 +191,6 @@ def _severity_field(check_id: str) -> forms.ChoiceField:
 PolicyForm = type(
     "PolicyForm",
     (_PolicyForm,),
-    {_severity_field_name(check.id): _severity_field(check.id) for check in CATALOG},
+    {severity_field_name(check.id): _severity_field(check.id) for check in CATALOG},
 )
-SEVERITY_FIELDS = [_severity_field_name(check.id) for check in CATALOG]
+SEVERITY_FIELDS = [severity_field_name(check.id) for check in CATALOG]
