@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from readyfloor_agent.checks import get_check
 
 from dashboards import acknowledge_form, figures
-from dashboards.views import fix_link_url, role_required, seat_in_scope
+from dashboards.views import fix_link_url, floor_url, role_required, seat_in_scope
 from server.fleet.models import Floor, Seat
 from server.roles import scope
 from server.shifts.board import board_for
@@ -68,11 +68,9 @@ def render_board(
         "floor": floor,
         "floors": floors,
         "kiosk": kiosk,
-        "tiles": [
-            {"style": style, "count": board.counts.get(style.value, 0)}
-            for style in figures.STATUSES
-            if style.value != "unknown" or board.counts.get("unknown")
-        ],
+        "tiles": figures.tiles(
+            board.counts, lambda status: floor_url(floor, "", status), hide_empty_unknown=True
+        ),
         "countdown": figures.duration(board.countdown) if board.countdown else "",
         "refresh_seconds": REFRESH_SECONDS,
         "timezone_name": str(zone),

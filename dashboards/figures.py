@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,6 +66,18 @@ REASON_CHARS = 110
 def status_style(value: str) -> StatusStyle:
     """The style of a readiness value; anything unexpected is shown as unknown, not hidden."""
     return STATUS_BY_VALUE.get(value, UNKNOWN_STYLE)
+
+
+def tiles(
+    counts: Mapping[str, int], href: Callable[[str], str], *, hide_empty_unknown: bool = False
+) -> list[dict[str, Any]]:
+    """The readiness tiles of a page (dashboards/_tiles.html), worst first, each linking where
+    that page sends it (`href` of the readiness value)."""
+    return [
+        {"style": style, "count": counts.get(style.value, 0), "href": href(style.value)}
+        for style in STATUSES
+        if not (hide_empty_unknown and style.value == "unknown" and not counts.get("unknown"))
+    ]
 
 
 def count_by_status(statuses: Iterable[str]) -> dict[str, int]:

@@ -249,7 +249,7 @@ class FleetView:
             "sites": len({row["site"] for row in floors}),
             "seats": seats,
             "ready_percent": fleet_overview.ready_percent(counted),
-            "tiles": [{"style": style, "count": counted[style.value]} for style in figures.STATUSES],
+            "tiles": figures.tiles(counted, lambda _status: "#floors-heading"),
             "has_history": any(sum(counts.values()) for _, counts in trend),
             "trend_json": fleet_figures.readiness_trend(trend).to_json(),
             "checks": checks,

@@ -96,13 +96,13 @@ def floor_overview(request: HttpRequest) -> HttpResponse:
         "floors": floors,
         "floor": floor,
         "seats_total": len(seats),
-        "tiles": [{"style": style, "count": counts[style.value]} for style in figures.STATUSES],
+        "tiles": figures.tiles(counts, lambda status: floor_url(floor, team, status)),
         "not_ready_total": len(seats) - counts["ready"],
         "status": status,
         "status_label": figures.status_style(status).label if status in Readiness.values else "",
         "filters": _filters(floor, team, counts, len(seats)),
         "teams": [
-            {"name": name, "current": name == team, "url": _floor_url(floor, name, status)}
+            {"name": name, "current": name == team, "url": floor_url(floor, name, status)}
             for name in ["", *teams]
         ]
         if len(teams) > 1 or team
@@ -263,7 +263,7 @@ def _chosen_floor(request: HttpRequest, floors: list[Floor]) -> Floor:
     raise Http404("No such floor")
 
 
-def _floor_url(floor: Floor, team: str, status: str) -> str:
+def floor_url(floor: Floor, team: str, status: str) -> str:
     query = {"floor": floor.pk, **({"team": team} if team else {}), **({"status": status} if status else {})}
     return reverse("dashboards:floor") + "?" + urlencode(query)
 
@@ -293,7 +293,7 @@ def _filters(floor: Floor, team: str, counts: dict[str, int], total: int) -> lis
             "value": value,
             "label": label,
             "count": count,
-            "url": _floor_url(floor, team, value),
+            "url": floor_url(floor, team, value),
         }
         for value, label, count in options
     ]
